@@ -1,0 +1,203 @@
+"""The headless front end: `manifest-gui check|load|status|history` for cron jobs and servers.
+
+Exit codes: 0 success (loaded, or already up to date), 1 a known failure (one line on stderr
+beginning `error: `), 2 bad usage. Progress bars only on a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import __version__
+from .engine.errors import ManifestGuiError
+from .engine.progress import Progress, ProgressEvent
+from .engine.secrets import SecretStore
+from .engine.service import ManifestService, version_json
+from .engine.settings import load_settings
+from .logs import setup_logging
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="manifest-gui",
+        description="Keep Destiny 2's manifest in PostgreSQL. Without a command, opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    check = commands.add_parser("check", help="compare Bungie.net's manifest with the database's")
+    check.add_argument("--json", action="store_true", help="print JSON")
+
+    load = commands.add_parser("load", help="load the manifest when Bungie.net has a new one")
+    load.add_argument("--force", action="store_true", help="load even when up to date")
+    load.add_argument(
+        "--file", type=Path, metavar="PATH", help="load a local .content zip or SQLite file instead"
+    )
+    load.add_argument("--json", action="store_true", help="print JSON")
+
+    status = commands.add_parser("status", help="the current version and live rows per table")
+    status.add_argument("--json", action="store_true", help="print JSON")
+
+    history = commands.add_parser("history", help="every version with its changes")
+    history.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+class TerminalProgress:
+    """A one-line progress bar on stderr, redrawn at most ten times a second."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._started = time.monotonic()
+        self._line = False
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.message:
+            self._clear()
+            self._stream.write(f"{event.message}\n")
+        elif event.stage in ("download", "extract", "load", "upload"):
+            if event.done == 0 and not event.finished:
+                self._started = time.monotonic()
+            self._draw(event)
+            if event.finished:
+                self._stream.write("\n")
+                self._line = False
+        self._stream.flush()
+
+    def _draw(self, event: ProgressEvent) -> None:
+        width = 30
+        if event.total:
+            fraction = min(1.0, event.done / event.total)
+            bar = "#" * int(fraction * width)
+            amount = f"{_amount(event.done, event.unit)} / {_amount(event.total, event.unit)}"
+            text = f"{event.stage:<8} [{bar:<{width}}] {fraction:6.1%} {amount}"
+        else:
+            text = f"{event.stage:<8} {_amount(event.done, event.unit)}"
+        if event.detail:
+            text += f"  {event.detail[:40]}"
+        self._stream.write("\r" + text.ljust(100)[:110])
+        self._line = True
+
+    def _clear(self) -> None:
+        if self._line:
+            self._stream.write("\r" + " " * 110 + "\r")
+            self._line = False
+
+
+def _amount(value: int, unit: str) -> str:
+    if unit == "bytes":
+        return f"{value / 1e6:,.1f} MB"
+    return f"{value:,} {unit}".strip()
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def run_command(args: argparse.Namespace, service: ManifestService, progress: Progress) -> int:
+    if args.command == "check":
+        result = service.check(progress)
+        if args.json:
+            _print_json(result.as_json())
+        else:
+            db = result.database
+            print(f"Bungie.net: {result.remote.version}  {result.remote.path}")
+            print(
+                f"Database:   {f'{db.version}  {db.path}  (#{db.manifest_id})' if db else 'empty'}"
+            )
+            print("Update available." if result.update_available else "Up to date.")
+        return EXIT_OK
+    if args.command == "load":
+        if args.file is not None:
+            loaded = service.load_file(args.file, progress)
+        else:
+            loaded = service.update(force=args.force, progress=progress)
+        if args.json:
+            _print_json(loaded.as_json())
+        elif loaded.loaded:
+            print(
+                f"Loaded {loaded.version} as version {loaded.manifest_id}: {loaded.rows:,} rows, "
+                f"{loaded.inserts:,} inserted, {loaded.updates:,} updated, "
+                f"{loaded.deletes:,} deleted in {loaded.seconds:.1f} s."
+            )
+        else:
+            print(f"Already up to date: {loaded.version} (version {loaded.manifest_id}).")
+        return EXIT_OK
+    if args.command == "status":
+        status = service.status()
+        if args.json:
+            _print_json(status.as_json())
+        else:
+            current = status.current
+            if current is None:
+                print("The database holds no manifest yet.")
+            else:
+                print(f"Version {current.manifest_id}: {current.version}")
+                print(f"Content: {current.path}")
+                print(f"Loaded:  {current.loaded_at:%Y-%m-%d %H:%M:%S %Z}")
+            print(f"Live rows: {status.live_rows:,}")
+            for table in status.tables:
+                print(f"  {table.table_name:<50} {table.live_rows:>9,}")
+        return EXIT_OK
+    if args.command == "history":
+        history = service.history()
+        if args.json:
+            _print_json([version_json(version) for version in history])
+        else:
+            print(
+                f"{'id':>4}  {'loaded':<19}  {'inserts':>8} {'updates':>8} {'deletes':>8}  version"
+            )
+            for version in history:
+                mark = "*" if version.current else " "
+                print(
+                    f"{version.manifest_id:>4}{mark} {version.loaded_at:%Y-%m-%d %H:%M:%S}  "
+                    f"{version.inserts or 0:>8,} {version.updates or 0:>8,} "
+                    f"{version.deletes or 0:>8,}  {version.version}"
+                )
+        return EXIT_OK
+    raise AssertionError(f"unknown command {args.command}")
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    service_factory: Callable[[], ManifestService] | None = None,
+) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    interactive = sys.stderr.isatty()
+    try:
+        settings = load_settings()
+        setup_logging(settings.log_path, console=False)
+        progress = Progress(TerminalProgress(sys.stderr) if interactive else None)
+        service = service_factory() if service_factory else ManifestService(settings, SecretStore())
+        with service:
+            return run_command(args, service, progress)
+    except ManifestGuiError as exc:
+        log.warning("%s failed: %s", args.command, exc)
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        sys.stderr.write("error: Interrupted; the database was left as it was.\n")
+        return EXIT_FAILURE

@@ -1,0 +1,345 @@
+"""The Bungie.net client: the manifest envelope, its error codes, and the content download.
+
+Every failure becomes a known error with one plain sentence; transient ones are retried a bounded
+number of times with backoff first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from .. import __version__
+from .errors import (
+    ApiKeyError,
+    BungieError,
+    DownloadError,
+    MaintenanceError,
+    NetworkError,
+    ThrottledError,
+)
+from .progress import Progress
+
+log = logging.getLogger(__name__)
+
+MANIFEST_ENDPOINT = "/Platform/Destiny2/Manifest/"
+SUCCESS = 1
+SYSTEM_DISABLED = 5
+KEY_ERRORS = {
+    2101: "Bungie.net rejected the API key as invalid or expired; check it in Settings.",
+    2102: "Bungie.net needs an API key; set one in Settings or MANIFEST_GUI_API_KEY.",
+    2103: "Bungie.net has disabled the application that owns this API key.",
+    2107: "Bungie.net refused the API key from this origin (the key is restricted to another "
+    "origin header).",
+}
+THROTTLE_CODES = frozenset({31, 35, 36, 37, 51, 54, 55, 56, 57, 1672})
+MAX_THROTTLE_WAIT = 60.0
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class RemoteManifest:
+    """What GetDestinyManifest says is current."""
+
+    version: str
+    world_content_paths: dict[str, str]  # language -> content path relative to root
+
+    def content_path(self, language: str) -> str:
+        try:
+            return self.world_content_paths[language]
+        except KeyError:
+            available = ", ".join(sorted(self.world_content_paths)) or "none"
+            raise BungieError(
+                f"Bungie.net offers no manifest in language {language!r} (available: {available})."
+            ) from None
+
+
+class BungieClient:
+    """Talks to one Bungie.net root. The session, clock and sleep are injectable for tests."""
+
+    def __init__(
+        self,
+        root: str = "https://www.bungie.net",
+        api_key: str | None = None,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 30.0,
+        attempts: int = 4,
+        backoff: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.root = root.rstrip("/")
+        self._api_key = api_key
+        self._session = session or requests.Session()
+        self._session.headers.setdefault("User-Agent", f"manifest-gui/{__version__}")
+        self._timeout = timeout
+        self._attempts = max(1, attempts)
+        self._backoff = backoff
+        self._sleep = sleep
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> BungieClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.root).netloc or self.root
+
+    # The manifest envelope ---------------------------------------------------------------
+    def get_manifest(self, progress: Progress | None = None) -> RemoteManifest:
+        envelope = self._get_envelope(MANIFEST_ENDPOINT, progress)
+        response = envelope.get("Response")
+        if not isinstance(response, dict) or not isinstance(response.get("version"), str):
+            raise BungieError("Bungie.net's manifest answer has no version; try again later.")
+        paths = response.get("mobileWorldContentPaths")
+        if not isinstance(paths, dict) or not paths:
+            raise BungieError("Bungie.net's manifest answer lists no content files.")
+        return RemoteManifest(
+            version=response["version"],
+            world_content_paths={str(k): str(v) for k, v in paths.items() if isinstance(v, str)},
+        )
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if self._api_key:
+            headers["X-API-Key"] = self._api_key
+        return headers
+
+    def _get_envelope(self, endpoint: str, progress: Progress | None) -> dict[str, Any]:
+        last_error: Exception | None = None
+        for attempt in range(1, self._attempts + 1):
+            if progress is not None:
+                progress.check_cancelled()
+            try:
+                return self._try_envelope(endpoint)
+            except ThrottledError as exc:
+                last_error = exc
+                wait = min(getattr(exc, "wait", 0.0) or self._backoff, MAX_THROTTLE_WAIT)
+            except (NetworkError, _TransientError) as exc:
+                last_error = exc
+                wait = self._backoff * 2 ** (attempt - 1)
+            if attempt < self._attempts:
+                log.info(
+                    "%s; retrying in %.0f s (%d/%d)", last_error, wait, attempt, self._attempts
+                )
+                if progress is not None:
+                    progress.message(f"{last_error} Retrying in {wait:.0f} s.")
+                self._sleep(wait)
+        assert last_error is not None
+        if isinstance(last_error, _TransientError):
+            raise BungieError(str(last_error)) from None
+        raise last_error
+
+    def _try_envelope(self, endpoint: str) -> dict[str, Any]:
+        url = self.root + endpoint
+        try:
+            reply = self._session.get(url, headers=self._headers(), timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise NetworkError(describe_network_error(exc, self.host)) from None
+        envelope = _parse_json(reply)
+        if envelope is None:
+            if reply.status_code >= 500:
+                raise _TransientError(
+                    f"Bungie.net answered HTTP {reply.status_code} without API data; it may be "
+                    "down or overloaded."
+                )
+            if _looks_like_html(reply):
+                raise _TransientError(
+                    "Bungie.net returned a web page instead of API data; the site may be down "
+                    "or in maintenance."
+                )
+            raise BungieError(
+                f"Bungie.net answered HTTP {reply.status_code} with something that is not API data."
+            )
+        code = envelope.get("ErrorCode")
+        if code == SUCCESS:
+            return envelope
+        status = str(envelope.get("ErrorStatus") or "")
+        message = _one_line(str(envelope.get("Message") or ""))
+        if code == SYSTEM_DISABLED:
+            raise MaintenanceError(
+                "Bungie.net is down for maintenance; try again later.", error_code=code
+            )
+        if code in KEY_ERRORS:
+            raise ApiKeyError(KEY_ERRORS[code], error_code=code)
+        if code in THROTTLE_CODES:
+            seconds = float(envelope.get("ThrottleSeconds") or 0)
+            error = ThrottledError(
+                f"Bungie.net is throttling requests ({status or code}); wait a little and try "
+                "again.",
+                error_code=code,
+            )
+            error.wait = seconds  # type: ignore[attr-defined]
+            raise error
+        if reply.status_code >= 500:
+            raise _TransientError(
+                f"Bungie.net reported an error ({status or code}): {message or 'no details'}"
+            )
+        raise BungieError(
+            f"Bungie.net reported an error ({status or code}): {message or 'no details'}",
+            error_code=code if isinstance(code, int) else None,
+        )
+
+    # The content file --------------------------------------------------------------------
+    def download(self, path: str, destination: Path, progress: Progress) -> Path:
+        """Stream {root}{path} to `destination` with progress; retries transient failures and
+        a 404 right after a release (with a cache-busting query string)."""
+        url = self.root + path
+        last_error: Exception | None = None
+        for attempt in range(1, self._attempts + 1):
+            progress.check_cancelled()
+            query = {"cb": str(int(time.time() * 1000))} if attempt > 1 else None
+            try:
+                return self._try_download(url, query, destination, progress)
+            except (_TransientError, NetworkError) as exc:
+                last_error = exc
+            if attempt < self._attempts:
+                wait = self._backoff * 2 ** (attempt - 1)
+                log.info("%s; retrying in %.0f s", last_error, wait)
+                progress.message(f"{last_error} Retrying in {wait:.0f} s.")
+                self._sleep(wait)
+        assert last_error is not None
+        raise DownloadError(str(last_error)) from None
+
+    def _try_download(
+        self, url: str, query: dict[str, str] | None, destination: Path, progress: Progress
+    ) -> Path:
+        name = path_name(url)
+        try:
+            reply = self._session.get(url, params=query, stream=True, timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise NetworkError(describe_network_error(exc, self.host)) from None
+        with contextlib.closing(reply):
+            if reply.status_code == 404:
+                raise _TransientError(f"Bungie.net does not have {name} yet (HTTP 404).")
+            if reply.status_code >= 500 or reply.status_code in (408, 429):
+                raise _TransientError(f"Bungie.net answered HTTP {reply.status_code} for {name}.")
+            if reply.status_code != 200:
+                raise DownloadError(f"Bungie.net answered HTTP {reply.status_code} for {name}.")
+            total = _content_length(reply)
+            if total is not None:
+                _require_free_space(destination.parent, total)
+            progress.start("download", total, "bytes", name)
+            stop_reading = _abort_on_cancel(reply, progress)
+            progress_done = 0
+            partial = destination.with_name(destination.name + ".part")
+            try:
+                with open(partial, "wb") as out:
+                    for chunk in reply.iter_content(CHUNK):
+                        progress.check_cancelled()
+                        out.write(chunk)
+                        progress_done += len(chunk)
+                        progress.update(progress_done)
+                progress.check_cancelled()
+                if total is not None and progress_done != total:
+                    raise _TransientError(
+                        f"The download of {name} was cut short ({progress_done:,} of {total:,} "
+                        "bytes)."
+                    )
+                os.replace(partial, destination)
+            except (requests.RequestException, OSError) as exc:
+                partial.unlink(missing_ok=True)
+                progress.check_cancelled()
+                raise NetworkError(
+                    f"The download of {name} failed after {progress_done:,} bytes: "
+                    f"{describe_network_error(exc, self.host)}"
+                ) from None
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+            finally:
+                stop_reading()
+        progress.finish(progress_done)
+        return destination
+
+
+class _TransientError(Exception):
+    """Worth another try; becomes a BungieError/DownloadError when tries run out."""
+
+
+def path_name(url_or_path: str) -> str:
+    return urlsplit(url_or_path).path.rsplit("/", 1)[-1] or url_or_path
+
+
+def _parse_json(reply: requests.Response) -> dict[str, Any] | None:
+    try:
+        value = reply.json()
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) and "ErrorCode" in value else None
+
+
+def _looks_like_html(reply: requests.Response) -> bool:
+    kind = reply.headers.get("Content-Type", "")
+    return "html" in kind or reply.text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:200]
+
+
+def _content_length(reply: requests.Response) -> int | None:
+    try:
+        value = int(reply.headers["Content-Length"])
+    except (KeyError, ValueError):
+        return None
+    return value if value >= 0 else None
+
+
+def _require_free_space(folder: Path, needed: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise DownloadError(
+            f"Not enough free disk space in {folder} for the download ({needed:,} bytes needed, "
+            f"{free:,} free)."
+        )
+
+
+def _abort_on_cancel(reply: requests.Response, progress: Progress) -> Callable[[], None]:
+    """Cancel must not wait for a stalled server: shutting the socket down wakes the blocked
+    read. Returns the function that unregisters this."""
+
+    def shut_down() -> None:
+        connection = getattr(reply.raw, "connection", None)
+        sock: socket.socket | None = getattr(connection, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    return progress.on_cancel(shut_down)
+
+
+def describe_network_error(exc: BaseException, host: str) -> str:
+    """One sentence for a requests exception, without URLs' query strings or headers."""
+    text = str(exc)
+    if isinstance(exc, requests.Timeout):
+        return f"{host} did not answer in time; check the network and try again."
+    if (
+        "Name or service not known" in text
+        or "nodename nor servname" in text
+        or ("getaddrinfo" in text)
+        or "Temporary failure in name resolution" in text
+    ):
+        return f"Cannot resolve {host}; check the network connection."
+    if "Connection refused" in text or "ECONNREFUSED" in text:
+        return f"{host} refused the connection; check the network and the Bungie.net root."
+    if isinstance(exc, requests.ConnectionError):
+        return f"Cannot reach {host}; check the network connection."
+    return f"The request to {host} failed ({type(exc).__name__})."

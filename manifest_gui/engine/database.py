@@ -1,0 +1,202 @@
+"""Connections, the schema (applied from the numbered sql/ files), and read-side queries."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from .errors import DatabaseUnavailableError
+from .settings import strip_password
+
+log = logging.getLogger(__name__)
+
+# pg_advisory locks: one for schema changes, one for loads (two loaders never interleave).
+SCHEMA_LOCK = 0x6D616E69_66657374 & 0x7FFFFFFFFFFFFFFF
+LOAD_LOCK = (SCHEMA_LOCK + 1) & 0x7FFFFFFFFFFFFFFF
+MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+@dataclass(frozen=True)
+class DatabaseVersion:
+    manifest_id: int
+    version: str
+    path: str
+    language: str | None
+    loaded_at: datetime
+    effective_date: Any
+    row_count: int | None
+    inserts: int | None
+    updates: int | None
+    deletes: int | None
+    load_seconds: float | None
+    current: bool
+
+
+@dataclass(frozen=True)
+class TableCount:
+    table_name: str
+    live_rows: int
+
+
+def connect(url: str, *, autocommit: bool = False, read_only: bool = False) -> psycopg.Connection:
+    """Open a connection or raise DatabaseUnavailableError with one sentence (no password)."""
+    try:
+        conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
+    except psycopg.Error as exc:
+        reason = _first_line(str(exc)) or type(exc).__name__
+        raise DatabaseUnavailableError(
+            f"Cannot connect to the database {describe_url(url)}: {reason}"
+        ) from None
+    if read_only:
+        conn.read_only = True
+    return conn
+
+
+def describe_url(url: str) -> str:
+    """Where a URL points, for messages: no password, no query secrets."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        return "(invalid URL)"
+    host = str(info.get("host") or "local socket")
+    if host.startswith("/"):
+        host = "local socket"
+    port = info.get("port")
+    dbname = info.get("dbname") or info.get("user") or ""
+    return f"{host}{':' + str(port) if port else ''}/{dbname}"
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            return line.rstrip(".") + "."
+    return ""
+
+
+# Schema ------------------------------------------------------------------------------------
+def shipped_folder(name: str) -> Traversable:
+    """sql/ or resources/: a subpackage of an installed wheel, or the repo's top-level folder in
+    a source checkout (an editable install does not map them)."""
+    try:
+        return resources.files(f"manifest_gui.{name}")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / name
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(number, file name, SQL) of every numbered schema file, in order."""
+    found = []
+    folder = shipped_folder("sql")
+    for entry in folder.iterdir():
+        match = MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def ensure_schema(conn: psycopg.Connection) -> list[str]:
+    """Apply the schema files not applied yet, each in its own transaction; return their names.
+    Safe to call from several processes at once (an advisory lock serializes them)."""
+    applied_now: list[str] = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        conn.execute("CREATE SCHEMA IF NOT EXISTS manifest")
+        conn.execute(
+            """CREATE TABLE IF NOT EXISTS manifest.t_schema_version (
+                   version integer PRIMARY KEY, name text NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        done = {row[0] for row in conn.execute("SELECT version FROM manifest.t_schema_version")}
+        for number, name, sql in migrations():
+            if number in done:
+                continue
+            log.info("Applying schema file %s", name)
+            with conn.transaction():
+                conn.execute(sql)  # type: ignore[call-overload]  # trusted file, many statements
+                conn.execute(
+                    "INSERT INTO manifest.t_schema_version (version, name) VALUES (%s, %s)",
+                    (number, name),
+                )
+            applied_now.append(name)
+    return applied_now
+
+
+@contextmanager
+def session(url: str, *, read_only: bool = False) -> Iterator[psycopg.Connection]:
+    """A connection with the schema in place."""
+    conn = connect(url, read_only=read_only)
+    try:
+        if not read_only:
+            ensure_schema(conn)
+            conn.commit()
+        yield conn
+    finally:
+        conn.close()
+
+
+# Read side ---------------------------------------------------------------------------------
+_VERSION_COLUMNS = """manifest_id, version ->> 'version' AS version, version ->> 'path' AS path,
+    language, loaded_at, effective_date, row_count, inserts, updates, deletes,
+    load_seconds::float8 AS load_seconds, current"""
+
+
+def current_version(conn: psycopg.Connection) -> DatabaseVersion | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            f"SELECT {_VERSION_COLUMNS} FROM manifest.t_manifest_version WHERE current"  # noqa: S608
+        )
+        row = cur.fetchone()
+    return DatabaseVersion(**row) if row else None
+
+
+def versions(conn: psycopg.Connection) -> list[DatabaseVersion]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            f"SELECT {_VERSION_COLUMNS} FROM manifest.t_manifest_version "  # noqa: S608
+            "ORDER BY manifest_id"
+        )
+        return [DatabaseVersion(**row) for row in cur.fetchall()]
+
+
+def table_counts(conn: psycopg.Connection) -> list[TableCount]:
+    rows = conn.execute(
+        """SELECT table_name, count(*) FROM manifest.t_manifest WHERE deleted IS NULL
+           GROUP BY table_name ORDER BY table_name"""
+    ).fetchall()
+    return [TableCount(name, int(count)) for name, count in rows]
+
+
+def is_load_running(conn: psycopg.Connection) -> bool:
+    """True while another session holds the load lock."""
+    row = conn.execute(
+        """SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+           AND ((classid::bigint << 32) | objid::bigint) = %s""",
+        (LOAD_LOCK,),
+    ).fetchone()
+    return bool(row and row[0])
+
+
+__all__ = [
+    "DatabaseVersion",
+    "TableCount",
+    "connect",
+    "current_version",
+    "describe_url",
+    "ensure_schema",
+    "session",
+    "strip_password",
+    "table_counts",
+    "versions",
+]

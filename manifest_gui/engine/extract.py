@@ -1,0 +1,105 @@
+"""Extract a .content file: a zip holding exactly one SQLite database, streamed with progress.
+
+Anything else is refused with a clear error before it can reach the database: several members,
+path tricks, an entry that inflates past its declared size or the free disk, a corrupt or
+truncated archive, a member that is not SQLite.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+import zlib
+from pathlib import Path, PurePosixPath
+
+from .errors import BadManifestFileError
+from .progress import Progress
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+CHUNK = 1 << 20
+# Free space kept beyond the extracted file, so the extraction does not fill the disk.
+DISK_MARGIN = 64 << 20
+
+
+def is_sqlite_file(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+
+
+def extract_content(archive: Path, destination: Path, progress: Progress) -> Path:
+    """Extract the one SQLite database in `archive` to `destination` and return it."""
+    name = archive.name
+    try:
+        zip_file = zipfile.ZipFile(archive)
+    except zipfile.BadZipFile:
+        raise BadManifestFileError(f"{name} is not a zip archive (corrupt or truncated).") from None
+    except OSError as exc:
+        raise BadManifestFileError(f"Cannot read {name}: {exc.strerror or exc}.") from None
+    with zip_file:
+        members = [info for info in zip_file.infolist() if not info.is_dir()]
+        if len(members) != 1:
+            raise BadManifestFileError(
+                f"{name} holds {len(members)} files; a manifest holds exactly one SQLite database."
+            )
+        member = members[0]
+        _check_member_name(name, member.filename)
+        declared = member.file_size
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(destination.parent).free
+        if declared + DISK_MARGIN > free:
+            raise BadManifestFileError(
+                f"{name} would need {declared:,} bytes extracted but only {free:,} are free."
+            )
+        progress.start("extract", declared, "bytes", member.filename)
+        partial = destination.with_name(destination.name + ".part")
+        done = 0
+        try:
+            with zip_file.open(member) as source, open(partial, "wb") as out:
+                first = source.read(len(SQLITE_MAGIC))
+                if first != SQLITE_MAGIC:
+                    raise BadManifestFileError(
+                        f"{name} does not contain a SQLite database ({member.filename})."
+                    )
+                out.write(first)
+                done = len(first)
+                while chunk := source.read(CHUNK):
+                    progress.check_cancelled()
+                    done += len(chunk)
+                    if done > declared:
+                        raise BadManifestFileError(
+                            f"{name} inflates past its declared size of {declared:,} bytes; "
+                            "refusing it."
+                        )
+                    out.write(chunk)
+                    progress.update(done)
+            if done != declared:
+                raise BadManifestFileError(
+                    f"{name} is truncated ({done:,} of {declared:,} bytes extracted)."
+                )
+            os.replace(partial, destination)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            partial.unlink(missing_ok=True)
+            raise BadManifestFileError(
+                f"{name} is corrupt or truncated ({_reason(exc)})."
+            ) from None
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    progress.finish(done)
+    return destination
+
+
+def _check_member_name(archive_name: str, member: str) -> None:
+    path = PurePosixPath(member.replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts or ":" in member or not path.name:
+        raise BadManifestFileError(
+            f"{archive_name} has a suspicious member name {member!r}; refusing it."
+        )
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    if "CRC" in text:
+        return "checksum mismatch"
+    return text.split("\n")[0][:120] or type(exc).__name__

@@ -1,0 +1,322 @@
+"""Loading a manifest SQLite file into PostgreSQL as a new version, in one transaction.
+
+Only what changed travels: each table's live rows are known by the digest of their JSON, so new
+rows are COPYed straight into t_manifest, changed rows into the stage with their JSON, and every
+other key into the stage as a bare key. fn_load_manifest then applies the stage (updates,
+deletes, history) and counts. A failure or cancel rolls the whole version back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from .database import LOAD_LOCK, ensure_schema
+from .errors import (
+    BadManifestFileError,
+    CancelledError,
+    DatabaseUnavailableError,
+    LoadInProgressError,
+)
+from .progress import Progress
+from .source import Key, ManifestSource, SourceTable
+
+log = logging.getLogger(__name__)
+
+BATCH_BYTES = 1 << 20  # flush COPY data and poll cancel about every MiB
+BATCH_ROWS = 2000
+MATERIALIZED_VIEWS = (
+    "mv_activity_definitions",
+    "mv_class_definitions",
+    "mv_historical_stats_definitions",
+)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    loaded: bool
+    manifest_id: int | None
+    version: str
+    path: str
+    rows: int = 0
+    inserts: int = 0
+    updates: int = 0
+    deletes: int = 0
+    seconds: float = 0.0
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "loaded": self.loaded,
+            "manifest_id": self.manifest_id,
+            "version": self.version,
+            "path": self.path,
+            "rows": self.rows,
+            "inserts": self.inserts,
+            "updates": self.updates,
+            "deletes": self.deletes,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _copy_escape(data: bytes) -> bytes:
+    """Escape for COPY's text format (JSON text has no NUL; tabs/newlines only as whitespace)."""
+    if b"\\" in data:
+        data = data.replace(b"\\", b"\\\\")
+    if b"\n" in data or b"\r" in data or b"\t" in data:
+        data = data.replace(b"\n", b"\\n").replace(b"\r", b"\\r").replace(b"\t", b"\\t")
+    return data
+
+
+def _pk_text(table: SourceTable, key: Key) -> bytes:
+    if table.key_column == "id":
+        return b'{"id": %d}' % key  # type: ignore[str-bytes-safe]
+    return _copy_escape(json.dumps({"key": key}, ensure_ascii=False).encode("utf-8"))
+
+
+def _digest_text(digest: bytes) -> bytes:
+    return b"\\\\x" + digest.hex().encode()
+
+
+def load_manifest(
+    conn: psycopg.Connection,
+    source: ManifestSource,
+    *,
+    version: str,
+    path: str,
+    language: str | None,
+    progress: Progress,
+    skip_if_current: bool = False,
+) -> LoadResult:
+    """Load `source` as a new version. With skip_if_current, a manifest that became current
+    while this load waited (another loader got there first) is not loaded twice."""
+    started = time.monotonic()
+    ensure_schema(conn)
+    conn.commit()
+    remove_cancel_hook = progress.on_cancel(conn.cancel_safe)
+    try:
+        with conn.transaction():
+            (locked,) = conn.execute(
+                "SELECT pg_try_advisory_xact_lock(%s)", (LOAD_LOCK,)
+            ).fetchone()  # type: ignore[misc]
+            if not locked:
+                raise LoadInProgressError()
+            if skip_if_current:
+                current = conn.execute(
+                    "SELECT manifest_id FROM manifest.t_manifest_version WHERE current "
+                    "AND version = %s::jsonb",
+                    (json.dumps({"version": version, "path": path}),),
+                ).fetchone()
+                if current is not None:
+                    return LoadResult(False, current[0], version, path)
+            manifest_id = _insert_version(conn, version, path, language)
+            conn.execute("TRUNCATE manifest.t_manifest_stage")
+            progress.start("load", source.total_rows, "rows")
+            done = 0
+            for table in source.tables:
+                done = _load_table(conn, source, table, manifest_id, progress, done)
+            progress.message("Applying changes and refreshing views…")
+            progress.check_cancelled()
+            inserts, updates, deletes = conn.execute(
+                "SELECT inserts, updates, deletes FROM manifest.fn_load_manifest(%s)",
+                (manifest_id,),
+            ).fetchone()  # type: ignore[misc]
+            conn.execute("TRUNCATE manifest.t_manifest_stage")
+            for view in MATERIALIZED_VIEWS:
+                progress.check_cancelled()
+                conn.execute(
+                    psycopg.sql.SQL("REFRESH MATERIALIZED VIEW {}").format(
+                        psycopg.sql.Identifier("manifest", view)
+                    )
+                )
+            seconds = time.monotonic() - started
+            conn.execute("UPDATE manifest.t_manifest_version SET current = false WHERE current")
+            conn.execute(
+                """UPDATE manifest.t_manifest_version
+                      SET current = true, row_count = %s, inserts = %s, updates = %s,
+                          deletes = %s, load_seconds = %s, loaded_at = now()
+                    WHERE manifest_id = %s""",
+                (source.total_rows, inserts, updates, deletes, round(seconds, 3), manifest_id),
+            )
+            progress.check_cancelled()
+        progress.finish(source.total_rows)
+    except pg_errors.QueryCanceled:
+        raise CancelledError() from None
+    except (
+        pg_errors.InvalidTextRepresentation,
+        pg_errors.UntranslatableCharacter,
+        pg_errors.CharacterNotInRepertoire,
+    ) as exc:
+        if progress.cancelled:
+            raise CancelledError() from None
+        raise BadManifestFileError(
+            f"The manifest has a row that PostgreSQL cannot store as JSON: {_first_line(exc)}"
+        ) from None
+    except psycopg.OperationalError as exc:
+        if progress.cancelled:
+            raise CancelledError() from None
+        raise DatabaseUnavailableError(
+            f"The database connection failed during the load; nothing was changed "
+            f"({_first_line(exc)})"
+        ) from None
+    finally:
+        remove_cancel_hook()
+    seconds = time.monotonic() - started
+    log.info(
+        "Loaded %s (%s) as version %d: %d rows, %d inserts, %d updates, %d deletes in %.1f s",
+        version,
+        path,
+        manifest_id,
+        source.total_rows,
+        inserts,
+        updates,
+        deletes,
+        seconds,
+    )
+    return LoadResult(
+        True, manifest_id, version, path, source.total_rows, inserts, updates, deletes, seconds
+    )
+
+
+def _insert_version(conn: psycopg.Connection, version: str, path: str, language: str | None) -> int:
+    row = conn.execute(
+        """INSERT INTO manifest.t_manifest_version (version, current, language)
+           VALUES (%s::jsonb, false, %s) RETURNING manifest_id""",
+        (json.dumps({"version": version, "path": path}), language),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _live_digests(conn: psycopg.Connection, table: SourceTable) -> dict[Key, bytes | None]:
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT pk ->> 'id', pk ->> 'key', json_digest FROM manifest.t_manifest
+                WHERE table_name = %s AND deleted IS NULL""",
+            (table.name,),
+        )
+        known: dict[Key, bytes | None] = {}
+        for id_text, key_text, digest in cur:
+            known[int(id_text) if id_text is not None else key_text] = digest
+        return known
+
+
+def _load_table(
+    conn: psycopg.Connection,
+    source: ManifestSource,
+    table: SourceTable,
+    manifest_id: int,
+    progress: Progress,
+    done: int,
+) -> int:
+    """COPY the table's new rows into t_manifest; return rows done so far."""
+    progress.check_cancelled()
+    known = _live_digests(conn, table)
+    name = _copy_escape(table.name.encode("utf-8"))
+    prefix = b"%d\t%s\t" % (manifest_id, name)
+    keys: list[Key] = []  # every key, for the stage
+    changed: list[Key] = []
+    buffer: list[bytes] = []
+    buffered = 0
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY manifest.t_manifest (created_by, table_name, pk, json, json_digest) FROM STDIN"
+        ) as copy,
+    ):
+        for key, blob in source.rows(table):
+            digest = hashlib.md5(blob, usedforsecurity=False).digest()
+            keys.append(key)
+            if key in known:
+                if known[key] != digest:
+                    changed.append(key)
+            else:
+                line = b"".join(
+                    (
+                        prefix,
+                        _pk_text(table, key),
+                        b"\t",
+                        _copy_escape(blob),
+                        b"\t",
+                        _digest_text(digest),
+                        b"\n",
+                    )
+                )
+                buffer.append(line)
+                buffered += len(line)
+            done += 1
+            if buffered >= BATCH_BYTES or done % BATCH_ROWS == 0:
+                if buffer:
+                    copy.write(b"".join(buffer))
+                    buffer.clear()
+                    buffered = 0
+                progress.check_cancelled()
+                progress.update(done, detail=table.name)
+        if buffer:
+            copy.write(b"".join(buffer))
+    progress.check_cancelled()
+    _stage_table(conn, source, table, name, keys, set(changed), progress)
+    progress.update(done, detail=table.name)
+    return done
+
+
+def _stage_table(
+    conn: psycopg.Connection,
+    source: ManifestSource,
+    table: SourceTable,
+    name: bytes,
+    keys: list[Key],
+    changed: set[Key],
+    progress: Progress,
+) -> None:
+    """Every key into the stage; JSON only for the changed rows (re-read from SQLite)."""
+    buffer: list[bytes] = []
+    buffered = 0
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY manifest.t_manifest_stage (table_name, pk, json, json_digest) FROM STDIN"
+        ) as copy,
+    ):
+        for key in keys:
+            if key in changed:
+                blob = source.row(table, key)
+                digest = hashlib.md5(blob, usedforsecurity=False).digest()
+                line = b"".join(
+                    (
+                        name,
+                        b"\t",
+                        _pk_text(table, key),
+                        b"\t",
+                        _copy_escape(blob),
+                        b"\t",
+                        _digest_text(digest),
+                        b"\n",
+                    )
+                )
+            else:
+                line = b"".join((name, b"\t", _pk_text(table, key), b"\t\\N\t\\N\n"))
+            buffer.append(line)
+            buffered += len(line)
+            if buffered >= BATCH_BYTES:
+                copy.write(b"".join(buffer))
+                buffer.clear()
+                buffered = 0
+                progress.check_cancelled()
+        if buffer:
+            copy.write(b"".join(buffer))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+def open_source(path: Path) -> ManifestSource:
+    return ManifestSource(path)

@@ -1,0 +1,280 @@
+"""The engine's front door: check, update, load a file, status and history.
+
+The CLI and the window call exactly these methods; each long one takes a Progress handle.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .bungie import BungieClient, RemoteManifest, path_name
+from .database import (
+    DatabaseVersion,
+    TableCount,
+    connect,
+    current_version,
+    ensure_schema,
+    table_counts,
+    versions,
+)
+from .embedded import EmbeddedPostgres
+from .errors import BadManifestFileError
+from .extract import extract_content, is_sqlite_file
+from .loader import LoadResult, load_manifest
+from .progress import Progress, no_progress
+from .secrets import SecretStore
+from .settings import Settings
+from .source import ManifestSource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RemoteVersion:
+    version: str
+    path: str
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    remote: RemoteVersion
+    database: DatabaseVersion | None
+    checked_at: datetime
+
+    @property
+    def update_available(self) -> bool:
+        """New when the version string or the content path differs: Bungie has changed content
+        without changing the version, and has rolled releases back."""
+        db = self.database
+        return db is None or (db.version, db.path) != (self.remote.version, self.remote.path)
+
+    def as_json(self) -> dict[str, object]:
+        db = self.database
+        return {
+            "remote": {"version": self.remote.version, "path": self.remote.path},
+            "database": None
+            if db is None
+            else {
+                "manifest_id": db.manifest_id,
+                "version": db.version,
+                "path": db.path,
+            },
+            "update_available": self.update_available,
+        }
+
+
+@dataclass(frozen=True)
+class Status:
+    current: DatabaseVersion | None
+    tables: list[TableCount]
+
+    @property
+    def live_rows(self) -> int:
+        return sum(table.live_rows for table in self.tables)
+
+    def as_json(self) -> dict[str, object]:
+        current = self.current
+        return {
+            "current": None
+            if current is None
+            else {
+                "manifest_id": current.manifest_id,
+                "version": current.version,
+                "path": current.path,
+                "language": current.language,
+                "loaded_at": current.loaded_at.isoformat(),
+            },
+            "live_rows": self.live_rows,
+            "tables": {table.table_name: table.live_rows for table in self.tables},
+        }
+
+
+def version_json(version: DatabaseVersion) -> dict[str, object]:
+    return {
+        "manifest_id": version.manifest_id,
+        "version": version.version,
+        "path": version.path,
+        "language": version.language,
+        "loaded_at": version.loaded_at.isoformat(),
+        "current": version.current,
+        "rows": version.row_count,
+        "inserts": version.inserts,
+        "updates": version.updates,
+        "deletes": version.deletes,
+        "seconds": version.load_seconds,
+    }
+
+
+BungieFactory = Callable[[Settings, str | None], BungieClient]
+
+
+def default_bungie_factory(settings: Settings, api_key: str | None) -> BungieClient:
+    return BungieClient(settings.bungie_root, api_key)
+
+
+class ManifestService:
+    """Wires settings, secrets, the database and Bungie.net together. Thread-safe enough for one
+    job at a time (the window runs one job at a time; each call opens its own connection)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: SecretStore | None = None,
+        *,
+        bungie_factory: BungieFactory = default_bungie_factory,
+    ) -> None:
+        self.settings = settings.validated()
+        self.secrets = secrets or SecretStore()
+        self._bungie_factory = bungie_factory
+        self._embedded: EmbeddedPostgres | None = None
+
+    # Resources -----------------------------------------------------------------------------
+    @property
+    def uses_embedded_database(self) -> bool:
+        return not self.settings.database_url
+
+    def database_url(self) -> str:
+        """The configured URL (its password, if any, from the keyring), or the embedded one."""
+        if self.settings.database_url:
+            return self._with_stored_password(self.settings.database_url)
+        if self._embedded is None:
+            self._embedded = EmbeddedPostgres(self.settings.embedded_database_path)
+        return self._embedded.start()
+
+    def _with_stored_password(self, url: str) -> str:
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        from .secrets import database_entry
+        from .settings import strip_password
+
+        try:
+            params = conninfo_to_dict(url)
+        except Exception:
+            return url  # connect() reports the bad URL in a sentence
+        if params.get("password"):
+            return url
+        password = self.secrets.get(database_entry(strip_password(url)))
+        return make_conninfo(url, password=password) if password else url
+
+    def close(self) -> None:
+        if self._embedded is not None:
+            self._embedded.stop()
+            self._embedded = None
+
+    def __enter__(self) -> ManifestService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def bungie(self) -> BungieClient:
+        return self._bungie_factory(self.settings, self.secrets.api_key())
+
+    # Read side ------------------------------------------------------------------------------
+    def database_version(self) -> DatabaseVersion | None:
+        with connect(self.database_url()) as conn:
+            ensure_schema(conn)
+            return current_version(conn)
+
+    def status(self) -> Status:
+        with connect(self.database_url()) as conn:
+            ensure_schema(conn)
+            return Status(current_version(conn), table_counts(conn))
+
+    def history(self) -> list[DatabaseVersion]:
+        with connect(self.database_url()) as conn:
+            ensure_schema(conn)
+            return versions(conn)
+
+    def remote_manifest(self, progress: Progress | None = None) -> RemoteManifest:
+        with self.bungie() as client:
+            return client.get_manifest(progress)
+
+    def check(self, progress: Progress | None = None) -> CheckResult:
+        progress = progress or no_progress()
+        progress.start("check")
+        remote = self.remote_manifest(progress)
+        path = remote.content_path(self.settings.language)
+        database = self.database_version()
+        progress.finish(0)
+        return CheckResult(RemoteVersion(remote.version, path), database, datetime.now(UTC))
+
+    # Write side -----------------------------------------------------------------------------
+    def update(self, *, force: bool = False, progress: Progress | None = None) -> LoadResult:
+        """Check, and when Bungie has a new manifest (or with force), download, extract, load."""
+        progress = progress or no_progress()
+        check = self.check(progress)
+        remote = check.remote
+        if not check.update_available and not force:
+            db = check.database
+            assert db is not None
+            progress.message(f"Already up to date: {db.version}.")
+            return LoadResult(False, db.manifest_id, db.version, db.path)
+        progress.message(f"Loading {remote.version} ({path_name(remote.path)}).")
+        sqlite_path = self.fetch(remote, progress)
+        return self.load_sqlite(
+            sqlite_path, remote.version, remote.path, progress, skip_if_current=not force
+        )
+
+    def fetch(self, remote: RemoteVersion, progress: Progress) -> Path:
+        """Download and extract a content file into the cache; return the SQLite file."""
+        name = path_name(remote.path)
+        content_dir = self.settings.cache_path / self.settings.language
+        content_dir.mkdir(parents=True, exist_ok=True)
+        content = content_dir / name
+        sqlite_path = content.with_suffix(".sqlite3")
+        if sqlite_path.exists():
+            progress.message(f"Using the cached {sqlite_path.name}.")
+            return sqlite_path
+        if not content.exists():
+            with self.bungie() as client:
+                client.download(remote.path, content, progress)
+        else:
+            progress.message(f"Using the cached {name}.")
+        try:
+            return extract_content(content, sqlite_path, progress)
+        except BadManifestFileError:
+            content.unlink(missing_ok=True)  # never reuse a bad download
+            raise
+
+    def load_file(self, path: Path, progress: Progress | None = None) -> LoadResult:
+        """Load a local .content zip or SQLite file; its version is its file name."""
+        progress = progress or no_progress()
+        if not path.is_file():
+            raise BadManifestFileError(f"{path} is not a file.")
+        if is_sqlite_file(path):
+            return self.load_sqlite(path, path.name, path.name, progress)
+        if not zipfile.is_zipfile(path):
+            raise BadManifestFileError(
+                f"{path.name} is neither a .content (zip) file nor a SQLite database."
+            )
+        with tempfile.TemporaryDirectory(prefix="manifest-gui-") as folder:
+            sqlite_path = extract_content(path, Path(folder) / "manifest.sqlite3", progress)
+            return self.load_sqlite(sqlite_path, path.name, path.name, progress)
+
+    def load_sqlite(
+        self,
+        sqlite_path: Path,
+        version: str,
+        content_path: str,
+        progress: Progress | None = None,
+        *,
+        skip_if_current: bool = False,
+    ) -> LoadResult:
+        progress = progress or no_progress()
+        with ManifestSource(sqlite_path) as source, connect(self.database_url()) as conn:
+            return load_manifest(
+                conn,
+                source,
+                version=version,
+                path=content_path,
+                language=self.settings.language,
+                progress=progress,
+                skip_if_current=skip_if_current,
+            )

@@ -1,0 +1,19 @@
+-- Install or upgrade the manifest schema by hand, from the repository root:
+--     psql -v ON_ERROR_STOP=1 -d DBNAME -f sql/install.sql
+-- The app applies the same numbered files itself on first connection; both record what they
+-- applied in manifest.t_schema_version, so either can follow the other.
+\set ON_ERROR_STOP 1
+CREATE SCHEMA IF NOT EXISTS manifest;
+CREATE TABLE IF NOT EXISTS manifest.t_schema_version (
+    version     integer PRIMARY KEY,
+    name        text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+);
+
+SELECT NOT EXISTS (SELECT 1 FROM manifest.t_schema_version WHERE version = 1) AS apply_001 \gset
+\if :apply_001
+BEGIN;
+\ir 001_schema.sql
+INSERT INTO manifest.t_schema_version (version, name) VALUES (1, '001_schema.sql');
+COMMIT;
+\endif
