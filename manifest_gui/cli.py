@@ -48,8 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     load = commands.add_parser("load", help="load the manifest when Bungie.net has a new one")
     load.add_argument("--force", action="store_true", help="load even when up to date")
-    load.add_argument(
+    source = load.add_mutually_exclusive_group()  # archive (issue 5): --file or --from-archive
+    source.add_argument(
         "--file", type=Path, metavar="PATH", help="load a local .content zip or SQLite file instead"
+    )
+    source.add_argument(
+        "--from-archive",
+        metavar="KEY",
+        help="load a manifest from the S3 archive (a key from `archive list`)",
     )
     load.add_argument("--json", action="store_true", help="print JSON")
 
@@ -58,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     history = commands.add_parser("history", help="every version with its changes")
     history.add_argument("--json", action="store_true", help="print JSON")
+
+    # archive (issue 5)
+    archive = commands.add_parser("archive", help="the S3 manifest archive")
+    archive_commands = archive.add_subparsers(
+        dest="archive_command", metavar="ACTION", parser_class=_Parser, required=True
+    )
+    archive_list = archive_commands.add_parser("list", help="list the archived manifests")
+    archive_list.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -128,6 +142,8 @@ def run_command(args: argparse.Namespace, service: ManifestService, progress: Pr
     if args.command == "load":
         if args.file is not None:
             loaded = service.load_file(args.file, progress)
+        elif args.from_archive is not None:  # archive (issue 5)
+            loaded = service.load_from_archive(args.from_archive, progress, force=args.force)
         else:
             loaded = service.update(force=args.force, progress=progress)
         if args.json:
@@ -173,6 +189,20 @@ def run_command(args: argparse.Namespace, service: ManifestService, progress: Pr
                     f"{version.deletes or 0:>8,}  {version.version}"
                 )
         return EXIT_OK
+    if args.command == "archive":  # archive (issue 5)
+        archived = service.archive_list()
+        if args.json:
+            _print_json([item.as_json() for item in archived])
+        elif not archived:
+            print("The archive holds no manifests.")
+        else:
+            print(f"{'uploaded':<16}  {'lang':<6} {'size':>9}  {'version':<40} key")
+            for item in archived:
+                print(
+                    f"{item.last_modified:%Y-%m-%d %H:%M}  {item.language:<6} "
+                    f"{item.size / 1e6:>7.1f} MB  {item.version:<40} {item.key}"
+                )
+        return EXIT_OK
     raise AssertionError(f"unknown command {args.command}")
 
 
@@ -193,7 +223,11 @@ def main(
         progress = Progress(TerminalProgress(sys.stderr) if interactive else None)
         service = service_factory() if service_factory else ManifestService(settings, SecretStore())
         with service:
-            return run_command(args, service, progress)
+            try:
+                return run_command(args, service, progress)
+            finally:  # archive (issue 5): best-effort failures, e.g. an upload that failed
+                for warning in getattr(service, "warnings", []):
+                    sys.stderr.write(f"warning: {warning}\n")
     except ManifestGuiError as exc:
         log.warning("%s failed: %s", args.command, exc)
         sys.stderr.write(f"error: {exc}\n")

@@ -37,10 +37,11 @@ CREATE TABLE IF NOT EXISTS manifest.t_manifest (
                                                  -- load skip sending rows that did not change
 );
 -- One live row per definition; a definition removed and later re-added gets a new row.
+-- pk leads so that the same index serves hash lookups across all tables (viewer, hash links).
 CREATE UNIQUE INDEX IF NOT EXISTS ux_manifest_live_pk
-    ON manifest.t_manifest (table_name, pk) WHERE deleted IS NULL;
--- Hash lookups across all tables (the viewer, hash links).
-CREATE INDEX IF NOT EXISTS ix_manifest_pk ON manifest.t_manifest (pk);
+    ON manifest.t_manifest (pk, table_name) WHERE deleted IS NULL;
+-- Rows of one table, and whole-history lookups of a hash.
+CREATE INDEX IF NOT EXISTS ix_manifest_table_name ON manifest.t_manifest (table_name);
 -- Version-over-version counts (history, diff of one version).
 CREATE INDEX IF NOT EXISTS ix_manifest_created_by ON manifest.t_manifest (created_by);
 CREATE INDEX IF NOT EXISTS ix_manifest_last_updated_by
@@ -48,9 +49,10 @@ CREATE INDEX IF NOT EXISTS ix_manifest_last_updated_by
 CREATE INDEX IF NOT EXISTS ix_manifest_deleted_by
     ON manifest.t_manifest (deleted_by) WHERE deleted_by IS NOT NULL;
 
--- Staging for a load: every key of the incoming manifest. json is NULL for a row the loader
--- found unchanged (same digest) or already inserted directly; otherwise the new JSON.
--- UNLOGGED: it is scratch space, rebuilt by every load.
+-- Staging for a load: what changed since the current version. A row with json is new or
+-- changed; a row with json NULL is a definition the new manifest no longer has. (Unchanged rows
+-- never travel; brand-new ones the loader may COPY straight into t_manifest with created_by set.)
+-- UNLOGGED: scratch space that every load rebuilds.
 CREATE UNLOGGED TABLE IF NOT EXISTS manifest.t_manifest_stage (
     table_name   varchar(100) NOT NULL,
     pk           jsonb NOT NULL,
@@ -84,67 +86,55 @@ CREATE TRIGGER tr_manifest_last_updated
     BEFORE UPDATE ON manifest.t_manifest
     FOR EACH ROW EXECUTE FUNCTION manifest.fn_touch_last_updated();
 
--- Apply t_manifest_stage as version p_manifest_id. The stage must hold every key of the new
--- manifest; rows with json NULL must already be live (unchanged, or inserted by the loader
--- with created_by = p_manifest_id). Returns the version's insert/update/delete counts.
+-- Apply t_manifest_stage as version p_manifest_id; returns the version's insert, update and
+-- delete counts (inserts include rows the loader copied in directly with created_by set).
 CREATE OR REPLACE FUNCTION manifest.fn_load_manifest(p_manifest_id integer)
 RETURNS TABLE (inserts bigint, updates bigint, deletes bigint)
 LANGUAGE plpgsql AS $$
-DECLARE
-    v_missing bigint;
 BEGIN
-    SELECT count(*) INTO v_missing
-      FROM manifest.t_manifest_stage s
-     WHERE s.json IS NULL
-       AND NOT EXISTS (SELECT 1 FROM manifest.t_manifest m
-                        WHERE m.table_name = s.table_name AND m.pk = s.pk
-                          AND m.deleted IS NULL);
-    IF v_missing > 0 THEN
-        RAISE EXCEPTION 'stage names % rows as unchanged that are not live', v_missing;
-    END IF;
+    ANALYZE manifest.t_manifest_stage;  -- freshly filled: give the planner real numbers
 
-    -- Removed: live rows whose key is not in the new manifest.
+    -- Removed: keep the JSON before, then mark the row deleted.
     WITH gone AS (
         UPDATE manifest.t_manifest m
            SET deleted = localtimestamp, deleted_by = p_manifest_id
-         WHERE m.deleted IS NULL
-           AND NOT EXISTS (SELECT 1 FROM manifest.t_manifest_stage s
-                            WHERE s.table_name = m.table_name AND s.pk = m.pk)
+          FROM manifest.t_manifest_stage s
+         WHERE s.json IS NULL AND m.pk = s.pk AND m.table_name = s.table_name
+           AND m.deleted IS NULL
         RETURNING m.table_name, m.pk, m.json
     )
     INSERT INTO manifest.t_manifest_history (manifest_id, change, table_name, pk, json_before)
     SELECT p_manifest_id, 'D', table_name, pk, json FROM gone;
     GET DIAGNOSTICS deletes = ROW_COUNT;
 
-    -- Changed: keep the JSON before, then overwrite.
-    INSERT INTO manifest.t_manifest_history (manifest_id, change, table_name, pk, json_before)
-    SELECT p_manifest_id, 'U', m.table_name, m.pk, m.json
-      FROM manifest.t_manifest m
-      JOIN manifest.t_manifest_stage s ON s.table_name = m.table_name AND s.pk = m.pk
-     WHERE m.deleted IS NULL AND s.json IS NOT NULL AND m.json IS DISTINCT FROM s.json;
-    GET DIAGNOSTICS updates = ROW_COUNT;
-
+    -- Changed: keep the JSON before, then overwrite. Equal JSON in other bytes is no change.
+    WITH changed AS (
+        SELECT m.table_name, m.pk, m.json AS json_before,
+               s.json, s.json_digest, m.json IS DISTINCT FROM s.json AS differs
+          FROM manifest.t_manifest m
+          JOIN manifest.t_manifest_stage s ON m.pk = s.pk AND m.table_name = s.table_name
+         WHERE s.json IS NOT NULL AND m.deleted IS NULL
+    ), history AS (
+        INSERT INTO manifest.t_manifest_history
+               (manifest_id, change, table_name, pk, json_before)
+        SELECT p_manifest_id, 'U', table_name, pk, json_before FROM changed WHERE differs
+    )
     UPDATE manifest.t_manifest m
-       SET json = s.json, json_digest = s.json_digest, last_updated_by = p_manifest_id
-      FROM manifest.t_manifest_stage s
-     WHERE s.table_name = m.table_name AND s.pk = m.pk
-       AND m.deleted IS NULL AND s.json IS NOT NULL AND m.json IS DISTINCT FROM s.json;
-    -- A digest-only difference (same JSON, other bytes) just refreshes the digest.
-    UPDATE manifest.t_manifest m
-       SET json_digest = s.json_digest
-      FROM manifest.t_manifest_stage s
-     WHERE s.table_name = m.table_name AND s.pk = m.pk AND m.deleted IS NULL
-       AND s.json IS NOT NULL AND m.json_digest IS DISTINCT FROM s.json_digest;
+       SET json = c.json, json_digest = c.json_digest,
+           last_updated_by = CASE WHEN c.differs THEN p_manifest_id ELSE m.last_updated_by END
+      FROM changed c
+     WHERE m.pk = c.pk AND m.table_name = c.table_name AND m.deleted IS NULL;
+    SELECT count(*) INTO updates FROM manifest.t_manifest_history h
+     WHERE h.manifest_id = p_manifest_id AND h.change = 'U';
 
-    -- New: staged with JSON and not live yet.
+    -- New: staged with JSON and not live.
     INSERT INTO manifest.t_manifest (created_by, table_name, pk, json, json_digest)
     SELECT p_manifest_id, s.table_name, s.pk, s.json, s.json_digest
       FROM manifest.t_manifest_stage s
      WHERE s.json IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM manifest.t_manifest m
-                        WHERE m.table_name = s.table_name AND m.pk = s.pk
+                        WHERE m.pk = s.pk AND m.table_name = s.table_name
                           AND m.deleted IS NULL);
-    -- Inserts counts those too that the loader copied in directly.
     SELECT count(*) INTO inserts FROM manifest.t_manifest m WHERE m.created_by = p_manifest_id;
     RETURN NEXT;
 END;

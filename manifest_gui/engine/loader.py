@@ -1,19 +1,20 @@
 """Loading a manifest SQLite file into PostgreSQL as a new version, in one transaction.
 
 Only what changed travels: each table's live rows are known by the digest of their JSON, so new
-rows are COPYed straight into t_manifest, changed rows into the stage with their JSON, and every
-other key into the stage as a bare key. fn_load_manifest then applies the stage (updates,
-deletes, history) and counts. A failure or cancel rolls the whole version back.
+rows are COPYed straight into t_manifest, changed rows into the stage with their JSON, removed
+keys into the stage without JSON, and unchanged rows not at all. fn_load_manifest then applies
+the stage (updates, deletes, history) and counts. A failure or cancel rolls the version back.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 BATCH_BYTES = 1 << 20  # flush COPY data and poll cancel about every MiB
 BATCH_ROWS = 2000
+_ABSENT = object()
 MATERIALIZED_VIEWS = (
     "mv_activity_definitions",
     "mv_class_definitions",
@@ -74,8 +76,8 @@ def _copy_escape(data: bytes) -> bytes:
     return data
 
 
-def _pk_text(table: SourceTable, key: Key) -> bytes:
-    if table.key_column == "id":
+def _pk_text(key_column: str, key: Key) -> bytes:
+    if key_column == "id":
         return b'{"id": %d}' % key  # type: ignore[str-bytes-safe]
     return _copy_escape(json.dumps({"key": key}, ensure_ascii=False).encode("utf-8"))
 
@@ -121,6 +123,8 @@ def load_manifest(
             done = 0
             for table in source.tables:
                 done = _load_table(conn, source, table, manifest_id, progress, done)
+            _stage_removed_tables(conn, source, progress)
+            log.info("Copied rows in %.2f s", time.monotonic() - started)
             progress.message("Applying changes and refreshing views…")
             progress.check_cancelled()
             inserts, updates, deletes = conn.execute(
@@ -128,6 +132,7 @@ def load_manifest(
                 (manifest_id,),
             ).fetchone()  # type: ignore[misc]
             conn.execute("TRUNCATE manifest.t_manifest_stage")
+            log.info("Applied the stage at %.2f s", time.monotonic() - started)
             for view in MATERIALIZED_VIEWS:
                 progress.check_cancelled()
                 conn.execute(
@@ -136,6 +141,7 @@ def load_manifest(
                     )
                 )
             seconds = time.monotonic() - started
+            log.info("Refreshed views at %.2f s", seconds)
             conn.execute("UPDATE manifest.t_manifest_version SET current = false WHERE current")
             conn.execute(
                 """UPDATE manifest.t_manifest_version
@@ -194,12 +200,12 @@ def _insert_version(conn: psycopg.Connection, version: str, path: str, language:
     return int(row[0])
 
 
-def _live_digests(conn: psycopg.Connection, table: SourceTable) -> dict[Key, bytes | None]:
+def _live_digests(conn: psycopg.Connection, table_name: str) -> dict[Key, bytes | None]:
     with conn.cursor() as cur:
         cur.execute(
             """SELECT pk ->> 'id', pk ->> 'key', json_digest FROM manifest.t_manifest
                 WHERE table_name = %s AND deleted IS NULL""",
-            (table.name,),
+            (table_name,),
         )
         known: dict[Key, bytes | None] = {}
         for id_text, key_text, digest in cur:
@@ -215,12 +221,12 @@ def _load_table(
     progress: Progress,
     done: int,
 ) -> int:
-    """COPY the table's new rows into t_manifest; return rows done so far."""
+    """COPY the table's new rows into t_manifest and its changes into the stage; return the
+    rows done so far."""
     progress.check_cancelled()
-    known = _live_digests(conn, table)
+    known = _live_digests(conn, table.name)
     name = _copy_escape(table.name.encode("utf-8"))
     prefix = b"%d\t%s\t" % (manifest_id, name)
-    keys: list[Key] = []  # every key, for the stage
     changed: list[Key] = []
     buffer: list[bytes] = []
     buffered = 0
@@ -232,15 +238,12 @@ def _load_table(
     ):
         for key, blob in source.rows(table):
             digest = hashlib.md5(blob, usedforsecurity=False).digest()
-            keys.append(key)
-            if key in known:
-                if known[key] != digest:
-                    changed.append(key)
-            else:
+            previous = known.pop(key, _ABSENT)
+            if previous is _ABSENT:
                 line = b"".join(
                     (
                         prefix,
-                        _pk_text(table, key),
+                        _pk_text(table.key_column, key),
                         b"\t",
                         _copy_escape(blob),
                         b"\t",
@@ -250,6 +253,8 @@ def _load_table(
                 )
                 buffer.append(line)
                 buffered += len(line)
+            elif previous != digest:
+                changed.append(key)
             done += 1
             if buffered >= BATCH_BYTES or done % BATCH_ROWS == 0:
                 if buffer:
@@ -261,21 +266,49 @@ def _load_table(
         if buffer:
             copy.write(b"".join(buffer))
     progress.check_cancelled()
-    _stage_table(conn, source, table, name, keys, set(changed), progress)
+    removed = list(known)  # live before, absent now
+    if changed or removed:
+        _stage(
+            conn,
+            name,
+            table.key_column,
+            ((key, source.row(table, key)) for key in changed),
+            removed,
+            progress,
+        )
     progress.update(done, detail=table.name)
     return done
 
 
-def _stage_table(
+def _stage_removed_tables(
+    conn: psycopg.Connection, source: ManifestSource, progress: Progress
+) -> None:
+    """Tables the new manifest no longer has: every live row of theirs is removed."""
+    present = {table.name for table in source.tables}
+    rows = conn.execute(
+        "SELECT DISTINCT table_name FROM manifest.t_manifest WHERE deleted IS NULL"
+    ).fetchall()
+    for (table_name,) in rows:
+        if table_name in present:
+            continue
+        progress.check_cancelled()
+        removed = list(_live_digests(conn, table_name))
+        ids = [key for key in removed if isinstance(key, int)]
+        keys = [key for key in removed if isinstance(key, str)]
+        name = _copy_escape(table_name.encode("utf-8"))
+        _stage(conn, name, "id", iter(()), ids, progress)
+        _stage(conn, name, "key", iter(()), keys, progress)
+
+
+def _stage(
     conn: psycopg.Connection,
-    source: ManifestSource,
-    table: SourceTable,
     name: bytes,
-    keys: list[Key],
-    changed: set[Key],
+    key_column: str,
+    changed: Iterator[tuple[Key, bytes]],
+    removed: list[Key],
     progress: Progress,
 ) -> None:
-    """Every key into the stage; JSON only for the changed rows (re-read from SQLite)."""
+    """Changed rows with their JSON, removed keys without."""
     buffer: list[bytes] = []
     buffered = 0
     with (
@@ -284,24 +317,28 @@ def _stage_table(
             "COPY manifest.t_manifest_stage (table_name, pk, json, json_digest) FROM STDIN"
         ) as copy,
     ):
-        for key in keys:
-            if key in changed:
-                blob = source.row(table, key)
-                digest = hashlib.md5(blob, usedforsecurity=False).digest()
-                line = b"".join(
+        lines = itertools.chain(
+            (
+                b"".join(
                     (
                         name,
                         b"\t",
-                        _pk_text(table, key),
+                        _pk_text(key_column, key),
                         b"\t",
                         _copy_escape(blob),
                         b"\t",
-                        _digest_text(digest),
+                        _digest_text(hashlib.md5(blob, usedforsecurity=False).digest()),
                         b"\n",
                     )
                 )
-            else:
-                line = b"".join((name, b"\t", _pk_text(table, key), b"\t\\N\t\\N\n"))
+                for key, blob in changed
+            ),
+            (
+                b"".join((name, b"\t", _pk_text(key_column, key), b"\t\\N\t\\N\n"))
+                for key in removed
+            ),
+        )
+        for line in lines:
             buffer.append(line)
             buffered += len(line)
             if buffered >= BATCH_BYTES:
@@ -316,7 +353,3 @@ def _stage_table(
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:200]
-
-
-def open_source(path: Path) -> ManifestSource:
-    return ManifestSource(path)

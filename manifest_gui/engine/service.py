@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .archive import ArchivedManifest, S3Archive, sha256_file  # archive (issue 5)
 from .bungie import BungieClient, RemoteManifest, path_name
+from .cache import ManifestCache  # archive (issue 5)
 from .database import (
     DatabaseVersion,
     TableCount,
@@ -24,7 +26,7 @@ from .database import (
     versions,
 )
 from .embedded import EmbeddedPostgres
-from .errors import BadManifestFileError
+from .errors import ArchiveError, BadManifestFileError, CancelledError
 from .extract import extract_content, is_sqlite_file
 from .loader import LoadResult, load_manifest
 from .progress import Progress, no_progress
@@ -133,6 +135,8 @@ class ManifestService:
         self.secrets = secrets or SecretStore()
         self._bungie_factory = bungie_factory
         self._embedded: EmbeddedPostgres | None = None
+        # archive (issue 5): best-effort failures of the last update(), for the front ends.
+        self.warnings: list[str] = []
 
     # Resources -----------------------------------------------------------------------------
     @property
@@ -209,6 +213,7 @@ class ManifestService:
     def update(self, *, force: bool = False, progress: Progress | None = None) -> LoadResult:
         """Check, and when Bungie has a new manifest (or with force), download, extract, load."""
         progress = progress or no_progress()
+        self.warnings = []  # archive (issue 5)
         check = self.check(progress)
         remote = check.remote
         if not check.update_available and not force:
@@ -218,25 +223,30 @@ class ManifestService:
             return LoadResult(False, db.manifest_id, db.version, db.path)
         progress.message(f"Loading {remote.version} ({path_name(remote.path)}).")
         sqlite_path = self.fetch(remote, progress)
-        return self.load_sqlite(
+        self._archive_best_effort(sqlite_path, remote, progress)  # archive (issue 5)
+        result = self.load_sqlite(
             sqlite_path, remote.version, remote.path, progress, skip_if_current=not force
         )
+        self.cache().prune()  # archive (issue 5)
+        return result
 
     def fetch(self, remote: RemoteVersion, progress: Progress) -> Path:
         """Download and extract a content file into the cache; return the SQLite file."""
         name = path_name(remote.path)
-        content_dir = self.settings.cache_path / self.settings.language
-        content_dir.mkdir(parents=True, exist_ok=True)
-        content = content_dir / name
-        sqlite_path = content.with_suffix(".sqlite3")
+        cache = self.cache()  # archive (issue 5): paths and reuse from engine/cache.py
+        content = cache.content_file(self.settings.language, remote.path)
+        content.parent.mkdir(parents=True, exist_ok=True)
+        sqlite_path = cache.sqlite_file(self.settings.language, remote.path)
         if sqlite_path.exists():
             progress.message(f"Using the cached {sqlite_path.name}.")
+            cache.touch(sqlite_path)
             return sqlite_path
         if not content.exists():
             with self.bungie() as client:
                 client.download(remote.path, content, progress)
         else:
             progress.message(f"Using the cached {name}.")
+            cache.touch(content)
         try:
             return extract_content(content, sqlite_path, progress)
         except BadManifestFileError:
@@ -278,3 +288,72 @@ class ManifestService:
                 progress=progress,
                 skip_if_current=skip_if_current,
             )
+
+    # Cache and archive (issue 5) ------------------------------------------------------------
+    def cache(self) -> ManifestCache:
+        return ManifestCache(self.settings.cache_path, self.settings.cache_days)
+
+    def archive(self) -> S3Archive:
+        """The S3 archive; raises ArchiveError when no bucket is set or no credentials exist."""
+        return S3Archive(self.settings)
+
+    def _archive_best_effort(
+        self, sqlite_path: Path, remote: RemoteVersion, progress: Progress
+    ) -> None:
+        """Upload to the archive when a bucket is set. A failure is a warning, not a failed
+        load; a cancel cancels the whole job."""
+        if not self.settings.s3_bucket:
+            return
+        try:
+            with self.archive() as archive:
+                archive.upload(
+                    sqlite_path,
+                    language=self.settings.language,
+                    version=remote.version,
+                    content_path=remote.path,
+                    progress=progress,
+                )
+        except CancelledError:
+            raise
+        except ArchiveError as exc:
+            log.warning("Archiving failed: %s", exc)
+            self.warnings.append(str(exc))
+            progress.message(f"Archiving failed; loading from the local file. {exc}")
+
+    def archive_list(self) -> list[ArchivedManifest]:
+        with self.archive() as archive:
+            return archive.list()
+
+    def load_from_archive(
+        self, key: str, progress: Progress | None = None, *, force: bool = False
+    ) -> LoadResult:
+        """Download an archived manifest into the cache, check its sha256, load it."""
+        progress = progress or no_progress()
+        self.warnings = []
+        with self.archive() as archive:
+            archived = archive.head(key)
+            if archived.language and archived.language != self.settings.language:
+                raise ArchiveError(
+                    f"{archived.name} is in language {archived.language!r} but the database is "
+                    f"loaded in {self.settings.language!r}; change the language in Settings first."
+                )
+            if not archived.version or not archived.content_path:
+                raise ArchiveError(
+                    f"The archived {archived.name} has no version metadata; it was not loaded."
+                )
+            cache = self.cache()
+            sqlite_path = cache.sqlite_file(self.settings.language, archived.content_path)
+            if sqlite_path.exists() and sha256_file(sqlite_path, progress) == archived.sha256:
+                progress.message(f"Using the cached {sqlite_path.name}.")
+                cache.touch(sqlite_path)
+            else:
+                archive.download(key, sqlite_path, progress)
+        result = self.load_sqlite(
+            sqlite_path,
+            archived.version,
+            archived.content_path,
+            progress,
+            skip_if_current=not force,
+        )
+        self.cache().prune()
+        return result

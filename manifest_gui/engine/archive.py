@@ -1,0 +1,510 @@
+"""The S3 manifest archive: upload each extracted SQLite manifest, list them, download one.
+
+Keys are `<prefix>/<language>/<content file name without .content>.sqlite3`, with metadata
+version, content-path, language and sha256. A lifecycle rule of ours (ID
+`manifest-gui-expire-<prefix>`) expires the prefix after `archive_days`; other rules are never
+touched. Credentials come from boto3's usual chain or a named profile; nothing secret is stored
+or shown. Every failure is an ArchiveError with one sentence; S3-compatible stores (MinIO) work
+through the endpoint URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import boto3
+import botocore.exceptions
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from s3transfer.futures import TransferFuture
+from s3transfer.manager import TransferManager
+from s3transfer.subscribers import BaseSubscriber
+
+from .. import __version__
+from .cache import SQLITE_SUFFIX, manifest_stem
+from .errors import ArchiveError, CancelledError
+from .progress import Progress
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+RULE_ID_PREFIX = "manifest-gui-expire-"
+# Module-level so tests can shrink them (S3's smallest multipart part is 5 MiB).
+MULTIPART_THRESHOLD = 8 << 20
+MULTIPART_CHUNK = 8 << 20
+ATTEMPTS = 3
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 60.0
+HASH_CHUNK = 1 << 20
+POLL_SECONDS = 0.05
+
+CREDENTIAL_CODES = frozenset(
+    {
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "InvalidToken",
+        "TokenRefreshRequired",
+        "InvalidClientTokenId",
+        "AuthorizationHeaderMalformed",
+    }
+)
+DENIED_CODES = frozenset({"AccessDenied", "403", "AllAccessDisabled", "AccountProblem"})
+
+
+class ArchiveCancelledError(ArchiveError, CancelledError):
+    """A cancelled upload or download: both an archive failure and a cancel."""
+
+
+def list_profiles() -> list[str]:
+    """The AWS profiles in ~/.aws/config and ~/.aws/credentials (for the settings chooser)."""
+    try:
+        return sorted(boto3.Session().available_profiles)
+    except botocore.exceptions.BotoCoreError as exc:
+        log.warning("Cannot read the AWS profiles: %s", exc)
+        return []
+
+
+def rule_id(prefix: str) -> str:
+    """Our lifecycle rule's fixed ID: how we find it again without touching anyone else's."""
+    return RULE_ID_PREFIX + prefix
+
+
+def sha256_file(path: Path, progress: Progress | None = None) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            if progress is not None:
+                progress.check_cancelled()
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def describe_endpoint(url: str | None) -> str:
+    """The endpoint for messages: scheme and host only, never user info or a query."""
+    if not url:
+        return "AWS S3"
+    parts = urlsplit(url)
+    host = parts.hostname or url
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+@dataclass(frozen=True)
+class ArchivedManifest:
+    """One archived SQLite manifest, as listed from the bucket."""
+
+    key: str
+    language: str
+    version: str
+    content_path: str
+    sha256: str
+    size: int
+    last_modified: datetime
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.key).name
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "key": self.key,
+            "language": self.language,
+            "version": self.version,
+            "content_path": self.content_path,
+            "sha256": self.sha256,
+            "size": self.size,
+            "last_modified": self.last_modified.isoformat(),
+        }
+
+
+class S3Archive:
+    """One bucket and prefix. Create it per job; close() releases its HTTP connections."""
+
+    def __init__(self, settings: Settings, *, client: S3Client | None = None) -> None:
+        if not settings.s3_bucket:
+            raise ArchiveError(
+                "No S3 bucket is configured; set one in Settings or MANIFEST_GUI_S3_BUCKET."
+            )
+        prefix = settings.s3_prefix.strip("/")
+        if not prefix:
+            raise ArchiveError(
+                "The S3 prefix must not be empty: its expiry rule would cover the whole bucket."
+            )
+        self.bucket = settings.s3_bucket
+        self.prefix = prefix
+        self.days = settings.archive_days
+        self.endpoint = describe_endpoint(settings.s3_endpoint_url)
+        self._client = client or self._make_client(settings)
+
+    def _make_client(self, settings: Settings) -> S3Client:
+        profile = settings.s3_profile or None
+        try:
+            session = boto3.Session(profile_name=profile)
+            if session.get_credentials() is None:
+                raise ArchiveError(
+                    "No AWS credentials were found for the S3 archive; set AWS_ACCESS_KEY_ID and "
+                    "AWS_SECRET_ACCESS_KEY, or choose a profile in Settings."
+                )
+            config = Config(
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=READ_TIMEOUT,
+                retries={"max_attempts": ATTEMPTS, "mode": "standard"},
+                # S3-compatible stores (MinIO, older Ceph) reject the newer default checksums.
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+                user_agent_extra=f"manifest-gui/{__version__}",
+            )
+            return session.client("s3", endpoint_url=settings.s3_endpoint_url, config=config)
+        except botocore.exceptions.ProfileNotFound:
+            raise ArchiveError(
+                f"The AWS profile {profile!r} does not exist; choose another in Settings."
+            ) from None
+        except ValueError:  # botocore: invalid endpoint
+            raise ArchiveError(
+                f"The S3 endpoint URL {self.endpoint!r} is not valid; use http(s)://host:port."
+            ) from None
+        except botocore.exceptions.BotoCoreError as exc:
+            raise ArchiveError(self._describe(exc, "preparing the S3 client")) from None
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> S3Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # Naming ------------------------------------------------------------------------------
+    def key_for(self, language: str, content_path: str) -> str:
+        return f"{self.prefix}/{language}/{manifest_stem(content_path)}{SQLITE_SUFFIX}"
+
+    @property
+    def rule_id(self) -> str:
+        return rule_id(self.prefix)
+
+    # Lifecycle ---------------------------------------------------------------------------
+    def ensure_lifecycle(self) -> bool:
+        """Add or update our expiry rule; leave every other rule as it is. True if written."""
+        with self._errors("reading the bucket's lifecycle rules"):
+            try:
+                reply = self._client.get_bucket_lifecycle_configuration(Bucket=self.bucket)
+                rules: list[Any] = list(reply.get("Rules", []))
+            except botocore.exceptions.ClientError as exc:
+                if _code(exc) != "NoSuchLifecycleConfiguration":
+                    raise
+                rules = []
+        wanted = {
+            "ID": self.rule_id,
+            "Filter": {"Prefix": self.prefix + "/"},
+            "Status": "Enabled",
+            "Expiration": {"Days": self.days},
+            # Parts of an upload that died with the network are cleaned up too.
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        }
+        ours = [i for i, rule in enumerate(rules) if rule.get("ID") == self.rule_id]
+        if ours and all(_rule_matches(rules[i], wanted) for i in ours) and len(ours) == 1:
+            return False
+        if ours:
+            rules[ours[0]] = wanted
+            for i in reversed(ours[1:]):
+                del rules[i]
+        else:
+            rules.append(wanted)
+        with self._errors("writing the bucket's lifecycle rule"):
+            self._client.put_bucket_lifecycle_configuration(
+                Bucket=self.bucket, LifecycleConfiguration={"Rules": rules}
+            )
+        log.info(
+            "Set lifecycle rule %s: expire %s/ after %d days", self.rule_id, self.prefix, self.days
+        )
+        return True
+
+    # Upload ------------------------------------------------------------------------------
+    def upload(
+        self,
+        sqlite_path: Path,
+        *,
+        language: str,
+        version: str,
+        content_path: str,
+        progress: Progress,
+    ) -> ArchivedManifest:
+        """Upload an extracted manifest (multipart, progress stage "upload", cancellable).
+
+        On cancel or failure no object and no pending multipart upload remain for the key.
+        An object already archived with the same sha256 is not uploaded again."""
+        key = self.key_for(language, content_path)
+        sha256 = sha256_file(sqlite_path, progress)
+        self.ensure_lifecycle()
+        existing = self._head(key, missing_ok=True)
+        if existing is not None and existing.sha256 == sha256:
+            progress.message(f"{existing.name} is already archived in s3://{self.bucket}.")
+            return existing
+        size = sqlite_path.stat().st_size
+        metadata = {
+            "version": version,
+            "content-path": content_path,
+            "language": language,
+            "sha256": sha256,
+        }
+        progress.start("upload", size, "bytes", PurePosixPath(key).name)
+        try:
+            done = self._transfer(
+                progress,
+                lambda manager, subscriber: manager.upload(
+                    str(sqlite_path),
+                    self.bucket,
+                    key,
+                    extra_args={"Metadata": metadata, "ContentType": "application/vnd.sqlite3"},
+                    subscribers=[subscriber],
+                ),
+                "uploading the manifest",
+            )
+            if progress.cancelled:  # cancelled after the last byte: honour it anyway
+                self._delete_quietly(key)
+                raise ArchiveCancelledError(_cancelled_upload(key))
+        except BaseException:
+            self._abort_pending(key)
+            raise
+        progress.finish(done)
+        log.info("Archived %s to s3://%s/%s", sqlite_path.name, self.bucket, key)
+        archived = self._head(key)
+        assert archived is not None
+        return archived
+
+    # List and download -------------------------------------------------------------------
+    def list(self) -> list[ArchivedManifest]:
+        """Every archived manifest under the prefix, newest first."""
+        found = []
+        with self._errors("listing the archive"):
+            paginator = self._client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + "/"):
+                for item in page.get("Contents", []):
+                    key = item["Key"]
+                    if not key.endswith(SQLITE_SUFFIX):
+                        continue
+                    archived = self._head(key, missing_ok=True)
+                    if archived is not None:
+                        found.append(archived)
+        found.sort(key=lambda a: (a.last_modified, a.key), reverse=True)
+        return found
+
+    def head(self, key: str) -> ArchivedManifest:
+        archived = self._head(key)
+        assert archived is not None
+        return archived
+
+    def download(self, key: str, destination: Path, progress: Progress) -> ArchivedManifest:
+        """Download `key` to `destination` and check its sha256; a mismatch is refused and
+        nothing is left at `destination`."""
+        archived = self.head(key)
+        if not archived.sha256:
+            raise ArchiveError(
+                f"The archived {archived.name} has no sha256 checksum, so it cannot be verified; "
+                "it was not loaded."
+            )
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        partial = destination.with_name(destination.name + ".part")
+        progress.start("download", archived.size, "bytes", archived.name)
+        try:
+            done = self._transfer(
+                progress,
+                lambda manager, subscriber: manager.download(
+                    self.bucket, key, str(partial), subscribers=[subscriber]
+                ),
+                "downloading the manifest",
+            )
+            progress.finish(done)
+            if sha256_file(partial, progress) != archived.sha256:
+                raise ArchiveError(
+                    f"The archived {archived.name} does not match its sha256 checksum (corrupt "
+                    "or changed in the bucket); it was not loaded."
+                )
+            os.replace(partial, destination)
+        finally:
+            partial.unlink(missing_ok=True)
+        return archived
+
+    # Internals ---------------------------------------------------------------------------
+    def _transfer(
+        self,
+        progress: Progress,
+        submit: Callable[[TransferManager, BaseSubscriber], TransferFuture],
+        action: str,
+    ) -> int:
+        """Run one s3transfer job; report progress from this (the caller's) thread.
+
+        The transfer threads only count bytes and raise from their callback on cancel; this
+        thread also cancels the future, which covers a stalled connection."""
+        counter = _Counter(progress)
+        config = TransferConfig(
+            multipart_threshold=MULTIPART_THRESHOLD,
+            multipart_chunksize=MULTIPART_CHUNK,
+            max_concurrency=4,
+        )
+        with self._errors(action), TransferManager(self._client, config) as manager:
+            future = submit(manager, counter)
+            while not future.done():
+                if progress.cancelled:
+                    future.cancel()
+                    break
+                progress.update(counter.done)
+                time.sleep(POLL_SECONDS)
+            try:
+                future.result()
+            except CancelledError:
+                raise ArchiveCancelledError(_cancelled(action)) from None
+            except Exception:
+                if progress.cancelled:  # s3transfer's own CancelledError, or a side effect
+                    raise ArchiveCancelledError(_cancelled(action)) from None
+                raise
+        return counter.done
+
+    def _head(self, key: str, *, missing_ok: bool = False) -> ArchivedManifest | None:
+        try:
+            with self._errors(f"reading {key}"):
+                reply = self._client.head_object(Bucket=self.bucket, Key=key)
+        except _MissingKey:
+            if missing_ok:
+                return None
+            raise ArchiveError(
+                f"There is no archived manifest {key!r} in the S3 bucket {self.bucket!r}."
+            ) from None
+        meta = reply.get("Metadata", {})
+        parts = PurePosixPath(key).parts
+        return ArchivedManifest(
+            key=key,
+            language=meta.get("language") or (parts[-2] if len(parts) >= 2 else ""),
+            version=meta.get("version", ""),
+            content_path=meta.get("content-path", ""),
+            sha256=meta.get("sha256", ""),
+            size=int(reply.get("ContentLength", 0)),
+            last_modified=reply["LastModified"],
+        )
+
+    def _abort_pending(self, key: str) -> None:
+        """Abort multipart uploads left for `key` (s3transfer aborts its own; this makes sure)."""
+        try:
+            reply = self._client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
+            for upload in reply.get("Uploads", []):
+                if upload.get("Key") == key:
+                    self._client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=key, UploadId=upload["UploadId"]
+                    )
+                    log.info("Aborted a pending multipart upload of %s", key)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            log.warning(
+                "Could not check for pending uploads of %s (the lifecycle rule removes them "
+                "after a day): %s",
+                key,
+                exc,
+            )
+
+    def _delete_quietly(self, key: str) -> None:
+        try:
+            self._client.delete_object(Bucket=self.bucket, Key=key)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            log.warning("Could not delete %s after a cancel: %s", key, exc)
+
+    @contextlib.contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn boto's exceptions into one ArchiveError sentence."""
+        try:
+            yield
+        except ArchiveError:
+            raise
+        except botocore.exceptions.ClientError as exc:
+            if _code(exc) in ("404", "NoSuchKey", "NotFound") and action.startswith("reading "):
+                raise _MissingKey() from None
+            raise ArchiveError(self._describe(exc, action)) from None
+        except botocore.exceptions.BotoCoreError as exc:
+            raise ArchiveError(self._describe(exc, action)) from None
+
+    def _describe(self, exc: Exception, action: str) -> str:
+        bucket = self.bucket
+        if isinstance(exc, botocore.exceptions.NoCredentialsError):
+            return (
+                "No AWS credentials were found for the S3 archive; set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or choose a profile in Settings."
+            )
+        if isinstance(exc, botocore.exceptions.PartialCredentialsError):
+            return "The AWS credentials are incomplete; check the profile or the environment."
+        if isinstance(
+            exc,
+            botocore.exceptions.EndpointConnectionError
+            | botocore.exceptions.ConnectionClosedError
+            | botocore.exceptions.ConnectTimeoutError
+            | botocore.exceptions.ReadTimeoutError
+            | botocore.exceptions.HTTPClientError,
+        ):
+            return (
+                f"Cannot reach the S3 endpoint {self.endpoint} while {action}; check the network "
+                "and the endpoint URL."
+            )
+        if isinstance(exc, botocore.exceptions.ClientError):
+            code = _code(exc)
+            if code == "NoSuchBucket":
+                return f"The S3 bucket {bucket!r} does not exist; create it or fix the setting."
+            if code in DENIED_CODES:
+                return (
+                    f"Access to the S3 bucket {bucket!r} was denied while {action}; check the "
+                    "credentials' permissions."
+                )
+            if code in CREDENTIAL_CODES:
+                return f"S3 rejected the AWS credentials ({code}); check them or the profile."
+            message = " ".join(str(exc.response.get("Error", {}).get("Message", "")).split())
+            detail = message[:160] or "no details"
+            return f"S3 answered {code or 'an error'} while {action}: {detail}."
+        return f"The S3 archive failed while {action}: {' '.join(str(exc).split())[:200]}."
+
+
+class _MissingKey(Exception):
+    pass
+
+
+class _Counter(BaseSubscriber):
+    """Counts bytes from s3transfer's threads; raises from the callback on cancel."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._lock = threading.Lock()
+        self.done = 0
+
+    def on_progress(self, future: TransferFuture, bytes_transferred: int, **kwargs: Any) -> None:
+        if self._progress.cancelled:
+            raise CancelledError()
+        with self._lock:
+            self.done += bytes_transferred
+
+
+def _code(exc: botocore.exceptions.ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _rule_matches(rule: Any, wanted: dict[str, Any]) -> bool:
+    return all(rule.get(name) == value for name, value in wanted.items())
+
+
+def _cancelled(action: str) -> str:
+    if action.startswith("uploading"):
+        return "The upload to the S3 archive was cancelled; nothing was left in the bucket."
+    return f"Cancelled while {action}."
+
+
+def _cancelled_upload(key: str) -> str:
+    return _cancelled("uploading " + key)

@@ -1,0 +1,135 @@
+"""One progress bar per stage (download bytes, extract bytes, load rows) with throughput and
+time left; a busy bar while a stage's total is unknown or its last step cannot be measured."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QProgressBar, QWidget
+
+from ..engine.progress import ProgressEvent
+from .formatting import amount, duration, rate
+
+STAGES = (
+    ("download", "Download:", "downloadProgressBar"),
+    ("extract", "Extract:", "extractProgressBar"),
+    ("load", "Load:", "loadProgressBar"),
+)
+SCALE = 10_000  # bars count in 1/10,000ths: byte counts can pass QProgressBar's int range
+
+
+@dataclass
+class _Stage:
+    bar: QProgressBar
+    detail: QLabel
+    started: float = 0.0
+    running: bool = False
+    ran: bool = False
+
+
+class ProgressPanel(QGroupBox):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Progress", parent)
+        grid = QGridLayout(self)
+        grid.setColumnStretch(1, 1)
+        grid.setHorizontalSpacing(10)
+        self.stages: dict[str, _Stage] = {}
+        width = QFontMetrics(self.font()).horizontalAdvance("000,000 of 000,000 rows · 00,000 rows/s · 00:00 left")
+        for row, (stage, title, name) in enumerate(STAGES):
+            caption = QLabel(title)
+            caption.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            bar = QProgressBar()
+            bar.setObjectName(name)
+            bar.setTextVisible(True)
+            detail = QLabel()
+            detail.setObjectName(f"{stage}DetailLabel")
+            detail.setMinimumWidth(width)
+            caption.setBuddy(bar)
+            grid.addWidget(caption, row, 0)
+            grid.addWidget(bar, row, 1)
+            grid.addWidget(detail, row, 2)
+            self.stages[stage] = _Stage(bar, detail)
+        self.reset()
+
+    def bar(self, stage: str) -> QProgressBar:
+        return self.stages[stage].bar
+
+    def reset(self) -> None:
+        """Empty bars for a new job."""
+        for state in self.stages.values():
+            state.running = state.ran = False
+            state.bar.setRange(0, SCALE)
+            state.bar.setValue(0)
+            state.bar.setFormat("")
+            state.detail.setText("")
+
+    def on_event(self, event: ProgressEvent) -> None:
+        state = self.stages.get(event.stage)
+        if state is None or event.message is not None:
+            return
+        now = time.monotonic()
+        if not state.running and not event.finished:
+            state.started, state.running, state.ran = now, True, True
+            self._mark_skipped(event.stage)
+        elapsed = max(now - state.started, 1e-6)
+        bar = state.bar
+        total = event.total
+        if event.finished:
+            state.running = False
+            bar.setRange(0, SCALE)
+            bar.setValue(SCALE)
+            bar.setFormat("100%")
+            speed = f" ({rate(event.done / elapsed, event.unit)})" if elapsed > 0.05 else ""
+            state.detail.setText(f"{amount(event.done, event.unit)} in {duration(elapsed)}{speed}")
+            return
+        suffix = f" · {event.detail}" if event.stage == "load" and event.detail else ""
+        if total is None or total <= 0 or event.done >= total:
+            # Unknown total, or every row is read and the database is applying them: busy bar.
+            bar.setRange(0, 0)
+            bar.setFormat("")
+            words = amount(event.done, event.unit) if event.done else "starting…"
+            if total and event.done >= total:
+                words = f"{amount(total, event.unit)} read · applying changes…"
+            elif event.done and elapsed > 0.5:
+                words += f" · {rate(event.done / elapsed, event.unit)}"
+            state.detail.setText(words)
+            bar.setToolTip(event.detail)
+            return
+        bar.setRange(0, SCALE)
+        bar.setValue(int(event.done * SCALE // total))
+        bar.setFormat("%p%" + suffix)
+        bar.setToolTip(event.detail)
+        words = f"{_short(event.done, event.unit)} of {amount(total, event.unit)}"
+        if event.done and elapsed > 0.5:
+            speed = event.done / elapsed
+            words += f" · {rate(speed, event.unit)} · {duration((total - event.done) / speed)} left"
+        state.detail.setText(words)
+
+    def _mark_skipped(self, stage: str) -> None:
+        """Earlier stages that never ran were served from the cache (or not needed)."""
+        for name, state in self.stages.items():
+            if name == stage:
+                break
+            if not state.ran:
+                state.bar.setRange(0, SCALE)
+                state.bar.setValue(0)
+                state.bar.setFormat("")
+                state.detail.setText("not needed (cached or local file)")
+
+    def stop(self) -> None:
+        """The job ended early: no bar keeps spinning."""
+        for state in self.stages.values():
+            if state.running:
+                state.running = False
+                if state.bar.maximum() == 0:
+                    state.bar.setRange(0, SCALE)
+                    state.bar.setValue(0)
+                state.detail.setText(state.detail.text().split(" · ")[0] + " · stopped")
+
+
+def _short(value: int, unit: str) -> str:
+    """The done part of "x of y": without the unit for rows (the total carries it)."""
+    return f"{value:,}" if unit == "rows" else amount(value, unit)
