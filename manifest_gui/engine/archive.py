@@ -264,17 +264,22 @@ class S3Archive:
         }
         progress.start("upload", size, "bytes", PurePosixPath(key).name)
         try:
-            done = self._transfer(
-                progress,
-                lambda manager, subscriber: manager.upload(
-                    str(sqlite_path),
-                    self.bucket,
-                    key,
-                    extra_args={"Metadata": metadata, "ContentType": "application/vnd.sqlite3"},
-                    subscribers=[subscriber],
-                ),
-                "uploading the manifest",
-            )
+            # Our own file object: s3transfer leaks the handles it opens when cancelled.
+            with open(sqlite_path, "rb") as body:
+                done = self._transfer(
+                    progress,
+                    lambda manager, subscriber: manager.upload(
+                        body,
+                        self.bucket,
+                        key,
+                        extra_args={
+                            "Metadata": metadata,
+                            "ContentType": "application/vnd.sqlite3",
+                        },
+                        subscribers=[subscriber],
+                    ),
+                    "uploading the manifest",
+                )
             if progress.cancelled:  # cancelled after the last byte: honour it anyway
                 self._delete_quietly(key)
                 raise ArchiveCancelledError(_cancelled_upload(key))

@@ -45,7 +45,7 @@ KEY_ERRORS = {
 }
 THROTTLE_CODES = frozenset({31, 35, 36, 37, 51, 54, 55, 56, 57, 1672})
 MAX_THROTTLE_WAIT = 60.0
-CHUNK = 1 << 20
+CHUNK = 1 << 16  # small reads keep progress lively on slow links
 
 
 @dataclass(frozen=True)
@@ -253,12 +253,26 @@ class BungieClient:
                         "bytes)."
                     )
                 os.replace(partial, destination)
-            except (requests.RequestException, OSError) as exc:
+            except requests.exceptions.ChunkedEncodingError:
+                partial.unlink(missing_ok=True)
+                progress.check_cancelled()
+                expected = f"{total:,}" if total is not None else "?"
+                raise _TransientError(
+                    f"The download of {name} was cut short ({progress_done:,} of {expected} "
+                    "bytes)."
+                ) from None
+            except requests.RequestException as exc:
                 partial.unlink(missing_ok=True)
                 progress.check_cancelled()
                 raise NetworkError(
                     f"The download of {name} failed after {progress_done:,} bytes: "
                     f"{describe_network_error(exc, self.host)}"
+                ) from None
+            except OSError as exc:
+                partial.unlink(missing_ok=True)
+                progress.check_cancelled()  # a cancel shuts the socket: not a disk problem
+                raise DownloadError(
+                    f"Cannot write the download to {destination.parent}: {exc.strerror or exc}."
                 ) from None
             except BaseException:
                 partial.unlink(missing_ok=True)
@@ -317,8 +331,12 @@ def _abort_on_cancel(reply: requests.Response, progress: Progress) -> Callable[[
     read. Returns the function that unregisters this."""
 
     def shut_down() -> None:
-        connection = getattr(reply.raw, "connection", None)
-        sock: socket.socket | None = getattr(connection, "sock", None)
+        sock: socket.socket | None = getattr(getattr(reply.raw, "connection", None), "sock", None)
+        if sock is None:
+            # A connection that closes after the response hands its socket to the response:
+            # urllib3 response -> http.client response -> buffered reader -> SocketIO.
+            fp = getattr(getattr(reply.raw, "_fp", None), "fp", None)
+            sock = getattr(getattr(fp, "raw", None), "_sock", None)
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
