@@ -1,0 +1,241 @@
+"""The CLI end to end: real fake-Bungie server, real PostgreSQL, real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from manifest_gui import cli
+from manifest_gui.engine.database import connect
+from tests.support.bungie_server import BungieServer, error_envelope
+from tests.support.manifest_factory import ManifestFactory
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def configured(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, bungie_server: BungieServer
+) -> BungieServer:
+    monkeypatch.setenv("MANIFEST_GUI_DATABASE_URL", database_url)
+    monkeypatch.setenv("MANIFEST_GUI_BUNGIE_ROOT", bungie_server.base_url)
+    monkeypatch.setenv("MANIFEST_GUI_API_KEY", "cli-test-key")
+    return bungie_server
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_check_load_status_history(
+    configured: BungieServer, manifest_factory: ManifestFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    v1 = manifest_factory.generate(seed=101, rows=700)
+    paths = configured.publish(manifest_factory.content_file(v1), version="1.0")
+
+    code, out, err = run(capsys, "check", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {
+        "remote": {"version": "1.0", "path": paths["en"]},
+        "database": None,
+        "update_available": True,
+    }
+
+    code, out, err = run(capsys, "load", "--json")
+    assert code == 0, err
+    loaded = json.loads(out)
+    assert loaded["loaded"] is True and loaded["version"] == "1.0" and loaded["path"] == paths["en"]
+    assert loaded["rows"] == loaded["inserts"] == v1.total_rows
+    assert (loaded["updates"], loaded["deletes"]) == (0, 0)
+    assert set(loaded) == {"loaded", "manifest_id", "version", "path", "rows", "inserts",
+                           "updates", "deletes", "seconds"}
+    assert err == ""  # quiet when not a terminal
+    assert configured.manifest_requests[0].api_key == "cli-test-key"
+
+    code, out, _ = run(capsys, "check", "--json")
+    check = json.loads(out)
+    assert check["update_available"] is False
+    assert check["database"] == {"manifest_id": loaded["manifest_id"], "version": "1.0",
+                                 "path": paths["en"]}
+
+    code, out, _ = run(capsys, "load", "--json")
+    assert code == 0 and json.loads(out)["loaded"] is False  # up to date: exit 0
+
+    # Same version string, new content path: still an update (Bungie has done this).
+    v2 = manifest_factory.generate(seed=102, version_of=v1)
+    paths2 = configured.publish(manifest_factory.content_file(v2), version="1.0")
+    code, out, _ = run(capsys, "load", "--json")
+    second = json.loads(out)
+    assert code == 0 and second["loaded"] and second["path"] == paths2["en"]
+    assert second["updates"] == len(v2.changes.modified)  # type: ignore[union-attr]
+
+    code, out, _ = run(capsys, "status", "--json")
+    status = json.loads(out)
+    assert status["current"]["manifest_id"] == second["manifest_id"]
+    assert status["live_rows"] == v2.total_rows
+    assert status["tables"] == {t: n for t, n in v2.table_rows.items() if n}
+
+    code, out, _ = run(capsys, "history", "--json")
+    history = json.loads(out)
+    assert [(h["inserts"], h["updates"], h["deletes"], h["current"]) for h in history] == [
+        (v1.total_rows, 0, 0, False),
+        (second["inserts"], second["updates"], second["deletes"], True),
+    ]
+
+    for command in ("check", "status", "history"):
+        code, out, _ = run(capsys, command)
+        assert code == 0 and out.strip()
+
+
+def test_force_reloads(
+    configured: BungieServer, manifest_factory: ManifestFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    v1 = manifest_factory.generate(seed=111, rows=200)
+    configured.publish(manifest_factory.content_file(v1), version="1.0")
+    assert run(capsys, "load")[0] == 0
+    code, out, _ = run(capsys, "load", "--force", "--json")
+    forced = json.loads(out)
+    assert code == 0 and forced["loaded"] and forced["inserts"] == 0 and forced["updates"] == 0
+
+
+def test_load_file_content_and_sqlite(
+    configured: BungieServer, manifest_factory: ManifestFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    v1 = manifest_factory.generate(seed=121, rows=300)
+    content = manifest_factory.content_file(v1)
+    code, out, err = run(capsys, "load", "--file", str(content), "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["version"] == content.name and result["inserts"] == v1.total_rows
+    code, out, err = run(capsys, "load", "--file", str(v1.path), "--json")
+    assert code == 0, err
+    assert json.loads(out)["version"] == v1.path.name
+    assert configured.manifest_requests == []  # --file never asks Bungie.net
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda b: b.queue(error_envelope(5)), "Bungie.net is down for maintenance"),
+        (lambda b: b.queue(error_envelope(2101)), "rejected the API key"),
+    ],
+)
+def test_known_failures_are_one_line(
+    configured: BungieServer,
+    capsys: pytest.CaptureFixture[str],
+    setup: object,
+    message: str,
+) -> None:
+    setup(configured)  # type: ignore[operator]
+    code, out, err = run(capsys, "load")
+    assert code == 1
+    assert out == ""
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert "cli-test-key" not in err
+
+
+def test_bad_file_and_unreachable_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    database_url: str,
+) -> None:
+    monkeypatch.setenv("MANIFEST_GUI_DATABASE_URL", database_url)
+    junk = tmp_path / "junk.content"
+    junk.write_bytes(b"not a manifest")
+    code, _, err = run(capsys, "load", "--file", str(junk))
+    assert code == 1 and err.startswith("error: ") and "neither" in err
+
+    monkeypatch.setenv("MANIFEST_GUI_DATABASE_URL",
+                       "postgresql://someone:s3cret@127.0.0.1:1/nowhere")
+    code, _, err = run(capsys, "status")
+    assert code == 1 and err.startswith("error: Cannot connect to the database")
+    assert "s3cret" not in err and err.count("\n") == 1
+
+
+def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "frobnicate")[0] == 2
+    assert run(capsys, "load", "--bogus")[0] == 2
+    code, _, err = run(capsys, "check", "--json", "extra")
+    assert code == 2 and "error:" in err
+
+
+def _env(database_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["MANIFEST_GUI_DATABASE_URL"] = database_url
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+def test_console_script_runs(database_url: str, manifest_factory: ManifestFactory) -> None:
+    v1 = manifest_factory.generate(seed=131, rows=100)
+    done = subprocess.run(
+        [sys.executable, "-m", "manifest_gui", "load", "--file", str(v1.path), "--json"],
+        env=_env(database_url), capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["inserts"] == v1.total_rows
+
+
+def test_load_killed_halfway_leaves_the_database_as_it_was(
+    database_url: str, manifest_factory: ManifestFactory
+) -> None:
+    v1 = manifest_factory.generate(seed=141, rows=300)
+    big = manifest_factory.generate(seed=142, rows=30000)
+    subprocess.run(
+        [sys.executable, "-m", "manifest_gui", "load", "--file", str(v1.path)],
+        env=_env(database_url), check=True, capture_output=True, timeout=120,
+    )
+    with connect(database_url) as conn:
+        before = conn.execute(
+            "SELECT count(*), max(manifest_id) FROM manifest.t_manifest_version"
+        ).fetchone()
+        rows_before = conn.execute("SELECT count(*) FROM manifest.t_manifest").fetchone()
+    loader = subprocess.Popen(
+        [sys.executable, "-m", "manifest_gui", "load", "--file", str(big.path)],
+        env=_env(database_url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        copying = False
+        with connect(database_url, autocommit=True) as watcher:
+            while time.monotonic() < deadline and not copying:
+                (copying,) = watcher.execute(
+                    "SELECT count(*) > 0 FROM pg_stat_activity "
+                    "WHERE query LIKE 'COPY manifest.t_manifest %%' AND datname = current_database()"
+                ).fetchone()
+                time.sleep(0.02)
+        assert copying, "the load never started copying"
+        loader.send_signal(signal.SIGKILL)
+    finally:
+        loader.wait(30)
+    assert loader.returncode == -signal.SIGKILL
+    with connect(database_url) as conn:
+        # The server notices the dead client; its transaction rolls back.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            (busy,) = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY manifest.%%' "
+                "AND datname = current_database()"
+            ).fetchone()
+            conn.commit()
+            if not busy:
+                break
+            time.sleep(0.1)
+        assert conn.execute(
+            "SELECT count(*), max(manifest_id) FROM manifest.t_manifest_version"
+        ).fetchone() == before
+        assert conn.execute("SELECT count(*) FROM manifest.t_manifest").fetchone() == rows_before
+    # The lock died with the session: the next load goes through.
+    done = subprocess.run(
+        [sys.executable, "-m", "manifest_gui", "load", "--file", str(big.path), "--json"],
+        env=_env(database_url), capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr
