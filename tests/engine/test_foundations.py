@@ -1,0 +1,225 @@
+"""Settings, secrets, the schema files, the embedded server, and the engine's independence of Qt."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keyring.backend
+import keyring.backends.fail
+import pytest
+
+from manifest_gui.engine.database import connect, ensure_schema, migrations
+from manifest_gui.engine.errors import ConfigurationError, SecretStoreError
+from manifest_gui.engine.secrets import SecretStore
+from manifest_gui.engine.service import ManifestService
+from manifest_gui.engine.settings import (
+    Settings,
+    load_settings,
+    save_settings,
+    settings_file,
+    strip_password,
+)
+from tests.support.postgres import PostgresServer
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.data.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.data[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if (service, username) not in self.data:
+            raise keyring.errors.PasswordDeleteError(username)
+        del self.data[(service, username)]
+
+
+def test_engine_imports_no_qt() -> None:
+    code = (
+        "import sys, manifest_gui.cli, manifest_gui.engine.service, manifest_gui.engine.loader, "
+        "manifest_gui.engine.bungie, manifest_gui.engine.extract, manifest_gui.engine.settings, "
+        "manifest_gui.engine.secrets, manifest_gui.engine.database, manifest_gui.engine.embedded\n"
+        "import pkgutil, importlib, manifest_gui.engine as e\n"
+        "[importlib.import_module(m.name) for m in pkgutil.iter_modules(e.__path__, e.__name__ + '.')]\n"
+        "qt = sorted(m for m in sys.modules if m.startswith(('PySide6', 'shiboken6', 'PyQt')))\n"
+        "print(qt)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=REPO, timeout=60)
+    assert done.stdout.strip() == "[]"
+
+
+def test_settings_file_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MANIFEST_GUI_DATA_DIR")
+    assert load_settings() == Settings()
+    save_settings(Settings(language="fr", poll_minutes=5,
+                           database_url="postgresql://admin:hunter2@db.example/destiny"))
+    text = settings_file().read_text()
+    assert "hunter2" not in text  # never a password in the file
+    loaded = load_settings()
+    assert (loaded.language, loaded.poll_minutes) == ("fr", 5)
+    assert loaded.database_url == "postgresql://admin@db.example/destiny"
+
+    monkeypatch.setenv("MANIFEST_GUI_LANGUAGE", "de")
+    monkeypatch.setenv("MANIFEST_GUI_BUNGIE_ROOT", "http://127.0.0.1:9")
+    overridden = load_settings()
+    assert overridden.language == "de" and overridden.bungie_root == "http://127.0.0.1:9"
+    assert overridden.from_environment == {"language", "bungie_root"}
+    save_settings(overridden)  # the override is not written back
+    assert json.loads(settings_file().read_text())["language"] == "fr"
+
+
+def test_unreadable_settings_fall_back_to_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MANIFEST_GUI_DATA_DIR")
+    settings_file().parent.mkdir(parents=True, exist_ok=True)
+    settings_file().write_text("{not json")
+    assert load_settings() == Settings()
+
+
+def test_invalid_settings_are_sentences() -> None:
+    with pytest.raises(ConfigurationError, match="Unknown language 'xx'"):
+        Settings(language="xx").validated()
+    with pytest.raises(ConfigurationError, match="must start with https://"):
+        Settings(bungie_root="ftp://x").validated()
+
+
+def test_strip_password() -> None:
+    assert strip_password("postgresql://u:p@h:5/d?sslmode=require") == (
+        "postgresql://u@h:5/d?sslmode=require"
+    )
+    assert "secret" not in strip_password("host=h user=u password=secret dbname=d")
+
+
+def test_secret_store_round_trip_and_session_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = MemoryKeyring()
+    store = SecretStore(backend)
+    assert store.keyring_available()
+    assert store.api_key() is None
+    store.set_api_key("  abc123 ")
+    assert backend.data == {("manifest-gui", "bungie-api-key"): "abc123"}
+    assert store.api_key() == "abc123"
+    monkeypatch.setenv("MANIFEST_GUI_API_KEY", "from-env")
+    assert store.api_key() == "from-env"
+    monkeypatch.delenv("MANIFEST_GUI_API_KEY")
+    store.delete_api_key()
+    store.delete_api_key()  # deleting nothing is fine
+    assert store.api_key() is None
+
+
+def test_no_keyring_says_so_and_offers_this_run_only() -> None:
+    store = SecretStore(keyring.backends.fail.Keyring())
+    assert not store.keyring_available()
+    assert store.api_key() is None
+    with pytest.raises(SecretStoreError, match="No OS keyring"):
+        store.set_api_key("abc")
+    store.set_api_key("abc", session_only=True)
+    assert store.api_key() == "abc" and store.is_session_only("bungie-api-key")
+
+
+def test_database_password_comes_from_the_keyring() -> None:
+    from psycopg.conninfo import conninfo_to_dict
+
+    from manifest_gui.engine.secrets import database_entry
+
+    store = SecretStore(MemoryKeyring())
+    url = "postgresql://loader@db.example:5433/destiny"
+    service = ManifestService(Settings(database_url=url), store)
+    assert service.database_url() == url  # nothing stored: unchanged
+    store.set(database_entry(url), "pa ss'word")
+    assert conninfo_to_dict(service.database_url())["password"] == "pa ss'word"
+
+
+def test_schema_files_apply_once_and_in_order(database_url: str) -> None:
+    names = [name for _, name, _ in migrations()]
+    assert names == sorted(names) and names[0] == "001_schema.sql"
+    with connect(database_url) as conn:
+        assert ensure_schema(conn) == names
+        conn.commit()
+        assert ensure_schema(conn) == []
+        recorded = conn.execute(
+            "SELECT name FROM manifest.t_schema_version ORDER BY version"
+        ).fetchall()
+    assert [row[0] for row in recorded] == names
+
+
+def test_install_sql_by_hand_with_psql(pg_server: PostgresServer, database_url: str) -> None:
+    psql = shutil.which("psql")
+    if psql is None:
+        pytest.skip("psql is not installed")
+    for _ in range(2):  # idempotent
+        done = subprocess.run(
+            [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database_url, "-f",
+             "sql/install.sql"],
+            cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+        )
+        assert done.returncode == 0, done.stderr
+    with connect(database_url) as conn:
+        assert ensure_schema(conn) == []  # the app sees what psql applied
+        assert conn.execute("SELECT count(*) FROM manifest.fn_load_manifest(0)").fetchone()
+
+
+def _postgres_running(pgdata: Path) -> int | None:
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return None
+    pid = int(pid_file.read_text().split()[0])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    return pid
+
+
+def test_embedded_database_starts_stops_and_recovers_after_a_kill(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = dict(os.environ, MANIFEST_GUI_DATA_DIR=str(data_dir), PYTHONPATH=str(REPO))
+    env.pop("MANIFEST_GUI_DATABASE_URL", None)
+    pgdata = data_dir / "postgres" / "data"
+
+    done = subprocess.run([sys.executable, "-m", "manifest_gui", "status", "--json"], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["current"] is None
+    assert _postgres_running(pgdata) is None  # stopped with the app
+
+    # Kill a run while it holds the server: postgres keeps running with a stale handle.
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from manifest_gui.engine.embedded import EmbeddedPostgres\n"
+        f"EmbeddedPostgres(Path({str(data_dir / 'postgres')!r})).start()\n"
+        "print('started', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    killed = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                              text=True)
+    assert killed.stdout is not None and killed.stdout.readline().strip() == "started"
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(30)
+    killed.stdout.close()
+    leaked = _postgres_running(pgdata)
+    assert leaked is not None
+
+    done = subprocess.run([sys.executable, "-m", "manifest_gui", "status", "--json"], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    deadline = time.monotonic() + 15
+    while _postgres_running(pgdata) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _postgres_running(pgdata) is None  # the leaked server was reused, then stopped
