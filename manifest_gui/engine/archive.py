@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import boto3
 import botocore.exceptions
+import botocore.session
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from s3transfer.futures import TransferFuture
@@ -73,7 +74,8 @@ class ArchiveCancelledError(ArchiveError, CancelledError):
 def list_profiles() -> list[str]:
     """The AWS profiles in ~/.aws/config and ~/.aws/credentials (for the settings chooser)."""
     try:
-        return sorted(boto3.Session().available_profiles)
+        # botocore's session: boto3's raises when AWS_PROFILE names a missing profile.
+        return sorted(botocore.session.Session().available_profiles)
     except botocore.exceptions.BotoCoreError as exc:
         log.warning("Cannot read the AWS profiles: %s", exc)
         return []
@@ -170,8 +172,9 @@ class S3Archive:
             )
             return session.client("s3", endpoint_url=settings.s3_endpoint_url, config=config)
         except botocore.exceptions.ProfileNotFound:
+            name = profile or os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE")
             raise ArchiveError(
-                f"The AWS profile {profile!r} does not exist; choose another in Settings."
+                f"The AWS profile {name!r} does not exist; choose another in Settings."
             ) from None
         except ValueError:  # botocore: invalid endpoint
             raise ArchiveError(
@@ -247,12 +250,16 @@ class S3Archive:
         """Upload an extracted manifest (multipart, progress stage "upload", cancellable).
 
         On cancel or failure no object and no pending multipart upload remain for the key.
-        An object already archived with the same sha256 is not uploaded again."""
+        The same file already archived with the same metadata is not uploaded again."""
         key = self.key_for(language, content_path)
         sha256 = sha256_file(sqlite_path, progress)
         self.ensure_lifecycle()
         existing = self._head(key, missing_ok=True)
-        if existing is not None and existing.sha256 == sha256:
+        if existing is not None and (existing.sha256, existing.version, existing.content_path) == (
+            sha256,
+            version,
+            content_path,
+        ):
             progress.message(f"{existing.name} is already archived in s3://{self.bucket}.")
             return existing
         size = sqlite_path.stat().st_size

@@ -258,8 +258,7 @@ class BungieClient:
                 progress.check_cancelled()
                 expected = f"{total:,}" if total is not None else "?"
                 raise _TransientError(
-                    f"The download of {name} was cut short ({progress_done:,} of {expected} "
-                    "bytes)."
+                    f"The download of {name} was cut short ({progress_done:,} of {expected} bytes)."
                 ) from None
             except requests.RequestException as exc:
                 partial.unlink(missing_ok=True)

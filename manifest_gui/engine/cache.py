@@ -107,13 +107,3 @@ class ManifestCache:
             if Path(folder) != self.root:
                 with contextlib.suppress(OSError):  # not empty
                     Path(folder).rmdir()
-
-
-def format_size(size: int) -> str:
-    """Bytes for people: 0 B, 12.3 KB, 45.6 MB, 1.2 GB."""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")

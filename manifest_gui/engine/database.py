@@ -124,7 +124,7 @@ def ensure_schema(conn: psycopg.Connection) -> list[str]:
                 continue
             log.info("Applying schema file %s", name)
             with conn.transaction():
-                conn.execute(sql)  # type: ignore[call-overload]  # trusted file, many statements
+                conn.execute(sql.encode())  # a trusted file of many statements
                 conn.execute(
                     "INSERT INTO manifest.t_schema_version (version, name) VALUES (%s, %s)",
                     (number, name),

@@ -78,7 +78,7 @@ def _copy_escape(data: bytes) -> bytes:
 
 def _pk_text(key_column: str, key: Key) -> bytes:
     if key_column == "id":
-        return b'{"id": %d}' % key  # type: ignore[str-bytes-safe]
+        return b'{"id": %d}' % int(key)
     return _copy_escape(json.dumps({"key": key}, ensure_ascii=False).encode("utf-8"))
 
 
@@ -293,8 +293,8 @@ def _stage_removed_tables(
             continue
         progress.check_cancelled()
         removed = list(_live_digests(conn, table_name))
-        ids = [key for key in removed if isinstance(key, int)]
-        keys = [key for key in removed if isinstance(key, str)]
+        ids: list[Key] = [key for key in removed if isinstance(key, int)]
+        keys: list[Key] = [key for key in removed if isinstance(key, str)]
         name = _copy_escape(table_name.encode("utf-8"))
         _stage(conn, name, "id", iter(()), ids, progress)
         _stage(conn, name, "key", iter(()), keys, progress)

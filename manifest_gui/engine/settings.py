@@ -3,6 +3,7 @@ MANIFEST_GUI_* environment variables. Secrets never go in here (see secrets.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -151,10 +152,8 @@ def save_settings(settings: Settings, path: Path | None = None) -> None:
     """Write the settings that did not come from the environment (atomically)."""
     path = path or settings_file()
     previous: dict[str, Any] = {}
-    try:
+    with contextlib.suppress(OSError, ValueError):  # no usable file: nothing to keep
         previous = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        pass
     data = asdict(settings)
     data.pop("from_environment")
     for name in settings.from_environment:  # keep what the file had, not the override

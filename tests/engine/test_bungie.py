@@ -44,7 +44,9 @@ class Sleeps:
         self.waits.append(seconds)
 
 
-def client_for(server: BungieServer, sleeps: Sleeps | None = None, **kwargs: object) -> BungieClient:
+def client_for(
+    server: BungieServer, sleeps: Sleeps | None = None, **kwargs: object
+) -> BungieClient:
     options: dict[str, object] = {"timeout": 5.0, "backoff": 1.0, "sleep": sleeps or Sleeps()}
     options.update(kwargs)
     return BungieClient(server.base_url, "test-key", **options)  # type: ignore[arg-type]
@@ -76,9 +78,14 @@ def test_maintenance(bungie_server: BungieServer, status: int) -> None:
     assert len(bungie_server.manifest_requests) == 1  # not hammered with retries
 
 
-@pytest.mark.parametrize(("code", "words"), [
-    (2101, "invalid or expired"), (2102, "needs an API key"), (2103, "disabled the application"),
-])
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        (2101, "invalid or expired"),
+        (2102, "needs an API key"),
+        (2103, "disabled the application"),
+    ],
+)
 def test_key_errors(bungie_server: BungieServer, code: int, words: str) -> None:
     bungie_server.queue(error_envelope(code))
     with client_for(bungie_server) as client, pytest.raises(ApiKeyError, match=words) as caught:
@@ -101,8 +108,9 @@ def test_throttling_waits_throttle_seconds_then_succeeds(
 def test_persistent_throttling_gives_up(bungie_server: BungieServer) -> None:
     bungie_server.queue(throttled(36, seconds=1), times=10)
     sleeps = Sleeps()
-    with client_for(bungie_server, sleeps, attempts=3) as client, pytest.raises(
-        ThrottledError, match="throttling"
+    with (
+        client_for(bungie_server, sleeps, attempts=3) as client,
+        pytest.raises(ThrottledError, match="throttling"),
     ):
         client.get_manifest()
     assert len(bungie_server.manifest_requests) == 3
@@ -120,39 +128,44 @@ def test_server_errors_are_retried_with_backoff(bungie_server: BungieServer, sta
 
 def test_server_errors_give_up_with_a_sentence(bungie_server: BungieServer) -> None:
     bungie_server.queue(http_error(502), times=5)
-    with client_for(bungie_server, attempts=3) as client, pytest.raises(
-        BungieError, match="HTTP 502"
+    with (
+        client_for(bungie_server, attempts=3) as client,
+        pytest.raises(BungieError, match="HTTP 502"),
     ):
         client.get_manifest()
 
 
 def test_html_page_instead_of_json(bungie_server: BungieServer) -> None:
     bungie_server.queue(html_page(), times=5)
-    with client_for(bungie_server, attempts=2) as client, pytest.raises(
-        BungieError, match="web page instead of API data"
+    with (
+        client_for(bungie_server, attempts=2) as client,
+        pytest.raises(BungieError, match="web page instead of API data"),
     ):
         client.get_manifest()
 
 
 def test_other_error_code_is_reported_with_its_status(bungie_server: BungieServer) -> None:
     bungie_server.queue(error_envelope(1636, http_status=200))
-    with client_for(bungie_server) as client, pytest.raises(
-        BungieError, match="DestinyDefinitionsNotLoaded"
+    with (
+        client_for(bungie_server) as client,
+        pytest.raises(BungieError, match="DestinyDefinitionsNotLoaded"),
     ):
         client.get_manifest()
 
 
 def test_timeout(bungie_server: BungieServer) -> None:
     bungie_server.queue(delayed(2.0), times=2)
-    with client_for(bungie_server, timeout=0.3, attempts=2) as client, pytest.raises(
-        NetworkError, match="did not answer in time"
+    with (
+        client_for(bungie_server, timeout=0.3, attempts=2) as client,
+        pytest.raises(NetworkError, match="did not answer in time"),
     ):
         client.get_manifest()
 
 
 def test_connection_refused() -> None:
-    with BungieClient(refused_url(), "k", attempts=2, sleep=Sleeps()) as client, pytest.raises(
-        NetworkError, match="refused the connection"
+    with (
+        BungieClient(refused_url(), "k", attempts=2, sleep=Sleeps()) as client,
+        pytest.raises(NetworkError, match="refused the connection"),
     ):
         client.get_manifest()
 
@@ -163,9 +176,9 @@ def test_dns_failure(monkeypatch: pytest.MonkeyPatch) -> None:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
-    with BungieClient("https://www.bungie.net", "k", attempts=2, sleep=Sleeps()) as client:
-        with pytest.raises(NetworkError, match="Cannot resolve www.bungie.net"):
-            client.get_manifest()
+    client = BungieClient("https://www.bungie.net", "k", attempts=2, sleep=Sleeps())
+    with client, pytest.raises(NetworkError, match="Cannot resolve www.bungie.net"):
+        client.get_manifest()
 
 
 # Downloads -----------------------------------------------------------------------------------
@@ -206,8 +219,9 @@ def test_truncated_download_is_retried_then_fails(
 ) -> None:
     path, _ = publish_bytes(bungie_server, 100_000)
     bungie_server.queue(truncated(), route="content", times=5)
-    with client_for(bungie_server, attempts=2) as client, pytest.raises(
-        DownloadError, match="cut short"
+    with (
+        client_for(bungie_server, attempts=2) as client,
+        pytest.raises(DownloadError, match="cut short"),
     ):
         client.download(path, tmp_path / "m.content", Progress())
     assert not list(tmp_path.iterdir())  # nothing partial left behind
@@ -222,8 +236,9 @@ def test_truncated_download_recovers(bungie_server: BungieServer, tmp_path: Path
 
 
 def test_missing_file_gives_up_with_a_sentence(bungie_server: BungieServer, tmp_path: Path) -> None:
-    with client_for(bungie_server, attempts=2) as client, pytest.raises(
-        DownloadError, match="does not have nothing.content yet"
+    with (
+        client_for(bungie_server, attempts=2) as client,
+        pytest.raises(DownloadError, match="does not have nothing.content yet"),
     ):
         client.download("/common/nothing.content", tmp_path / "m.content", Progress())
 
@@ -246,7 +261,7 @@ def test_cancel_stops_a_stalled_download_quickly(
         try:
             with client_for(bungie_server, timeout=30) as client:
                 client.download(path, tmp_path / "m.content", progress)
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+        except BaseException as exc:  # handed to the test thread
             failure.append(exc)
 
     worker = threading.Thread(target=run)

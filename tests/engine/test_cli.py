@@ -56,16 +56,28 @@ def test_check_load_status_history(
     assert loaded["loaded"] is True and loaded["version"] == "1.0" and loaded["path"] == paths["en"]
     assert loaded["rows"] == loaded["inserts"] == v1.total_rows
     assert (loaded["updates"], loaded["deletes"]) == (0, 0)
-    assert set(loaded) == {"loaded", "manifest_id", "version", "path", "rows", "inserts",
-                           "updates", "deletes", "seconds"}
+    assert set(loaded) == {
+        "loaded",
+        "manifest_id",
+        "version",
+        "path",
+        "rows",
+        "inserts",
+        "updates",
+        "deletes",
+        "seconds",
+    }
     assert err == ""  # quiet when not a terminal
     assert configured.manifest_requests[0].api_key == "cli-test-key"
 
     code, out, _ = run(capsys, "check", "--json")
     check = json.loads(out)
     assert check["update_available"] is False
-    assert check["database"] == {"manifest_id": loaded["manifest_id"], "version": "1.0",
-                                 "path": paths["en"]}
+    assert check["database"] == {
+        "manifest_id": loaded["manifest_id"],
+        "version": "1.0",
+        "path": paths["en"],
+    }
 
     code, out, _ = run(capsys, "load", "--json")
     assert code == 0 and json.loads(out)["loaded"] is False  # up to date: exit 0
@@ -144,7 +156,9 @@ def test_known_failures_are_one_line(
 
 
 def test_bad_file_and_unreachable_database(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     database_url: str,
 ) -> None:
     monkeypatch.setenv("MANIFEST_GUI_DATABASE_URL", database_url)
@@ -153,8 +167,9 @@ def test_bad_file_and_unreachable_database(
     code, _, err = run(capsys, "load", "--file", str(junk))
     assert code == 1 and err.startswith("error: ") and "neither" in err
 
-    monkeypatch.setenv("MANIFEST_GUI_DATABASE_URL",
-                       "postgresql://someone:s3cret@127.0.0.1:1/nowhere")
+    monkeypatch.setenv(
+        "MANIFEST_GUI_DATABASE_URL", "postgresql://someone:s3cret@127.0.0.1:1/nowhere"
+    )
     code, _, err = run(capsys, "status")
     assert code == 1 and err.startswith("error: Cannot connect to the database")
     assert "s3cret" not in err and err.count("\n") == 1
@@ -178,7 +193,11 @@ def test_console_script_runs(database_url: str, manifest_factory: ManifestFactor
     v1 = manifest_factory.generate(seed=131, rows=100)
     done = subprocess.run(
         [sys.executable, "-m", "manifest_gui", "load", "--file", str(v1.path), "--json"],
-        env=_env(database_url), capture_output=True, text=True, timeout=120, check=False,
+        env=_env(database_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["inserts"] == v1.total_rows
@@ -191,7 +210,10 @@ def test_load_killed_halfway_leaves_the_database_as_it_was(
     big = manifest_factory.generate(seed=142, rows=30000)
     subprocess.run(
         [sys.executable, "-m", "manifest_gui", "load", "--file", str(v1.path)],
-        env=_env(database_url), check=True, capture_output=True, timeout=120,
+        env=_env(database_url),
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     with connect(database_url) as conn:
         before = conn.execute(
@@ -200,7 +222,9 @@ def test_load_killed_halfway_leaves_the_database_as_it_was(
         rows_before = conn.execute("SELECT count(*) FROM manifest.t_manifest").fetchone()
     loader = subprocess.Popen(
         [sys.executable, "-m", "manifest_gui", "load", "--file", str(big.path)],
-        env=_env(database_url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=_env(database_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 60
@@ -209,7 +233,8 @@ def test_load_killed_halfway_leaves_the_database_as_it_was(
             while time.monotonic() < deadline and not copying:
                 (copying,) = watcher.execute(
                     "SELECT count(*) > 0 FROM pg_stat_activity "
-                    "WHERE query LIKE 'COPY manifest.t_manifest %%' AND datname = current_database()"
+                    "WHERE query LIKE 'COPY manifest.t_manifest %%' "
+                    "AND datname = current_database()"
                 ).fetchone()
                 time.sleep(0.02)
         assert copying, "the load never started copying"
@@ -229,13 +254,20 @@ def test_load_killed_halfway_leaves_the_database_as_it_was(
             if not busy:
                 break
             time.sleep(0.1)
-        assert conn.execute(
-            "SELECT count(*), max(manifest_id) FROM manifest.t_manifest_version"
-        ).fetchone() == before
+        assert (
+            conn.execute(
+                "SELECT count(*), max(manifest_id) FROM manifest.t_manifest_version"
+            ).fetchone()
+            == before
+        )
         assert conn.execute("SELECT count(*) FROM manifest.t_manifest").fetchone() == rows_before
     # The lock died with the session: the next load goes through.
     done = subprocess.run(
         [sys.executable, "-m", "manifest_gui", "load", "--file", str(big.path), "--json"],
-        env=_env(database_url), capture_output=True, text=True, timeout=300, check=False,
+        env=_env(database_url),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr

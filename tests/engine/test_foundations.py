@@ -56,20 +56,32 @@ def test_engine_imports_no_qt() -> None:
         "manifest_gui.engine.bungie, manifest_gui.engine.extract, manifest_gui.engine.settings, "
         "manifest_gui.engine.secrets, manifest_gui.engine.database, manifest_gui.engine.embedded\n"
         "import pkgutil, importlib, manifest_gui.engine as e\n"
-        "[importlib.import_module(m.name) for m in pkgutil.iter_modules(e.__path__, e.__name__ + '.')]\n"
+        "for m in pkgutil.iter_modules(e.__path__, e.__name__ + '.'):\n"
+        "    importlib.import_module(m.name)\n"
         "qt = sorted(m for m in sys.modules if m.startswith(('PySide6', 'shiboken6', 'PyQt')))\n"
         "print(qt)"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, cwd=REPO, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert done.stdout.strip() == "[]"
 
 
 def test_settings_file_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MANIFEST_GUI_DATA_DIR")
     assert load_settings() == Settings()
-    save_settings(Settings(language="fr", poll_minutes=5,
-                           database_url="postgresql://admin:hunter2@db.example/destiny"))
+    save_settings(
+        Settings(
+            language="fr",
+            poll_minutes=5,
+            database_url="postgresql://admin:hunter2@db.example/destiny",
+        )
+    )
     text = settings_file().read_text()
     assert "hunter2" not in text  # never a password in the file
     loaded = load_settings()
@@ -164,9 +176,22 @@ def test_install_sql_by_hand_with_psql(pg_server: PostgresServer, database_url: 
         pytest.skip("psql is not installed")
     for _ in range(2):  # idempotent
         done = subprocess.run(
-            [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database_url, "-f",
-             "sql/install.sql"],
-            cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+            [
+                psql,
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                database_url,
+                "-f",
+                "sql/install.sql",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert done.returncode == 0, done.stderr
     with connect(database_url) as conn:
@@ -192,8 +217,14 @@ def test_embedded_database_starts_stops_and_recovers_after_a_kill(tmp_path: Path
     env.pop("MANIFEST_GUI_DATABASE_URL", None)
     pgdata = data_dir / "postgres" / "data"
 
-    done = subprocess.run([sys.executable, "-m", "manifest_gui", "status", "--json"], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "manifest_gui", "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["current"] is None
     assert _postgres_running(pgdata) is None  # stopped with the app
@@ -207,8 +238,9 @@ def test_embedded_database_starts_stops_and_recovers_after_a_kill(tmp_path: Path
         "print('started', flush=True)\n"
         "time.sleep(600)\n"
     )
-    killed = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
-                              text=True)
+    killed = subprocess.Popen(
+        [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True
+    )
     assert killed.stdout is not None and killed.stdout.readline().strip() == "started"
     killed.send_signal(signal.SIGKILL)
     killed.wait(30)
@@ -216,8 +248,14 @@ def test_embedded_database_starts_stops_and_recovers_after_a_kill(tmp_path: Path
     leaked = _postgres_running(pgdata)
     assert leaked is not None
 
-    done = subprocess.run([sys.executable, "-m", "manifest_gui", "status", "--json"], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "manifest_gui", "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     deadline = time.monotonic() + 15
     while _postgres_running(pgdata) and time.monotonic() < deadline:

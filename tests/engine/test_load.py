@@ -20,8 +20,14 @@ from tests.support.manifest_factory import GeneratedManifest, ManifestFactory
 
 def load(url: str, manifest: Path, version: str, progress: Progress | None = None) -> LoadResult:
     with ManifestSource(manifest) as source, connect(url) as conn:
-        return load_manifest(conn, source, version=version, path=f"/content/{version}.content",
-                             language="en", progress=progress or Progress())
+        return load_manifest(
+            conn,
+            source,
+            version=version,
+            path=f"/content/{version}.content",
+            language="en",
+            progress=progress or Progress(),
+        )
 
 
 def live_rows(url: str) -> dict[tuple[str, Any], Any]:
@@ -61,8 +67,9 @@ def test_successive_versions_keep_every_invariant(
     v1 = manifest_factory.generate(seed=11, rows=1500)
     v2 = manifest_factory.generate(seed=12, version_of=v1, new_tables=1)
     v3 = manifest_factory.generate(seed=13, version_of=v2, new_tables=0, dropped_tables=1)
-    v4 = manifest_factory.generate(seed=14, version_of=v3, changed=0.0, deleted=0.0, added=0.0,
-                                   new_tables=0)
+    v4 = manifest_factory.generate(
+        seed=14, version_of=v3, changed=0.0, deleted=0.0, added=0.0, new_tables=0
+    )
     results = []
     for number, manifest in enumerate((v1, v2, v3, v4), start=1):
         result = load(database_url, manifest.path, f"v{number}")
@@ -115,7 +122,8 @@ def test_successive_versions_keep_every_invariant(
             "GROUP BY change ORDER BY change"
         ).fetchall()
         assert dict(history) == {
-            k: v for k, v in {"D": len(v2.changes.deleted), "U": len(v2.changes.modified)}.items()
+            k: v
+            for k, v in {"D": len(v2.changes.deleted), "U": len(v2.changes.modified)}.items()
             if v
         }
         table, pk = next(iter(v2.changes.modified))
@@ -167,9 +175,9 @@ def test_reference_definitions_and_materialized_views(
     assert result.inserts == reference.total_rows
     assert_loaded(database_url, reference)
     with connect(database_url) as conn:
-        classes = dict(conn.execute(
-            "SELECT name, hash FROM manifest.mv_class_definitions"
-        ).fetchall())
+        classes = dict(
+            conn.execute("SELECT name, hash FROM manifest.mv_class_definitions").fetchall()
+        )
         assert classes["Titan"] == 3655393761  # unsigned, as the API writes it
         assert set(classes) == {"Titan", "Hunter", "Warlock"}
         perks = conn.execute(
@@ -215,6 +223,18 @@ def test_failed_load_leaves_the_database_as_it_was(
     assert_loaded(database_url, v2)
 
 
+class CancelHalfway:
+    """A progress listener that cancels its own handle halfway through the rows."""
+
+    def __init__(self, manifest: GeneratedManifest) -> None:
+        self.total = manifest.total_rows
+        self.progress = Progress(self, interval=0)
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.stage == "load" and event.done >= self.total // 2:
+            self.progress.cancel()
+
+
 def test_cancelled_load_leaves_the_database_as_it_was(
     database_url: str, manifest_factory: ManifestFactory
 ) -> None:
@@ -224,15 +244,8 @@ def test_cancelled_load_leaves_the_database_as_it_was(
     load(database_url, v1.path, "v1")
     before = snapshot(database_url)
     for manifest in (v2, v3):
-        progress: Progress
-
-        def cancel_halfway(event: ProgressEvent, total: int = manifest.total_rows) -> None:
-            if event.stage == "load" and event.done >= total // 2:
-                progress.cancel()
-
-        progress = Progress(cancel_halfway, interval=0)
         with pytest.raises(CancelledError):
-            load(database_url, manifest.path, "cancelled", progress)
+            load(database_url, manifest.path, "cancelled", CancelHalfway(manifest).progress)
         assert snapshot(database_url) == before
 
 
@@ -253,7 +266,7 @@ def test_second_loader_is_told_a_load_is_running(
     def first() -> None:
         try:
             outcome.append(load(database_url, v1.path, "v1", Progress(pause_in_the_middle, 0)))
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+        except BaseException as exc:  # handed to the test thread
             outcome.append(exc)
 
     thread = threading.Thread(target=first)
@@ -276,10 +289,24 @@ def test_skip_if_current_does_not_load_twice(
 ) -> None:
     v1 = manifest_factory.generate(seed=71, rows=300)
     with ManifestSource(v1.path) as source, connect(database_url) as conn:
-        first = load_manifest(conn, source, version="v", path="/p", language="en",
-                              progress=Progress(), skip_if_current=True)
-        second = load_manifest(conn, source, version="v", path="/p", language="en",
-                               progress=Progress(), skip_if_current=True)
+        first = load_manifest(
+            conn,
+            source,
+            version="v",
+            path="/p",
+            language="en",
+            progress=Progress(),
+            skip_if_current=True,
+        )
+        second = load_manifest(
+            conn,
+            source,
+            version="v",
+            path="/p",
+            language="en",
+            progress=Progress(),
+            skip_if_current=True,
+        )
     assert first.loaded and not second.loaded and second.manifest_id == first.manifest_id
 
 
