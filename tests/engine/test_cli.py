@@ -271,3 +271,36 @@ def test_load_killed_halfway_leaves_the_database_as_it_was(
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_language_setting_picks_its_content_path(
+    configured: BungieServer,
+    manifest_factory: ManifestFactory,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    v1 = manifest_factory.generate(seed=151, rows=100)
+    paths = configured.publish(manifest_factory.content_file(v1), languages=("fr",))
+    monkeypatch.setenv("MANIFEST_GUI_LANGUAGE", "fr")
+    code, out, err = run(capsys, "load", "--json")
+    assert code == 0, err
+    assert json.loads(out)["path"] == paths["fr"]
+    assert [r.path for r in configured.content_requests] == [paths["fr"]]
+
+
+def test_terminal_progress_bar() -> None:
+    import io
+
+    from manifest_gui.engine.progress import ProgressEvent
+
+    stream = io.StringIO()
+    bar = cli.TerminalProgress(stream)
+    bar(ProgressEvent("download", 0, 2_000_000, "bytes"))
+    bar(ProgressEvent("download", 1_000_000, 2_000_000, "bytes"))
+    bar(ProgressEvent("download", 2_000_000, 2_000_000, "bytes", finished=True))
+    bar(ProgressEvent("load", 500, 1000, "rows", "DestinyInventoryItemDefinition"))
+    bar(ProgressEvent("load", message="Applying changes"))
+    text = stream.getvalue()
+    assert "50.0%" in text and "100.0%" in text and "1.0 MB / 2.0 MB" in text
+    assert "500 rows / 1,000 rows" in text and "DestinyInventoryItemDefinition" in text
+    assert text.endswith("Applying changes\n")
