@@ -1,0 +1,201 @@
+"""The Archive section of Settings: S3 bucket, prefix, endpoint, AWS profile, lifetimes, and
+the local cache's size with "Clear cache".
+
+Nothing secret is entered here: credentials come from boto3's chain (environment, ~/.aws
+profiles, instance roles); only the profile's name is stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from ..engine.archive import list_profiles
+from ..engine.cache import ManifestCache
+from ..engine.errors import ConfigurationError
+from ..engine.settings import ENVIRONMENT, Settings
+from .formatting import size as format_size
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PREFIX = Settings().s3_prefix
+MAX_DAYS = 3650
+
+
+def _variable(field: str) -> str:
+    return next((name for name, value in ENVIRONMENT.items() if value == field), field)
+
+
+def _hint(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setEnabled(False)  # greyed: an explanation, not a value
+    return label
+
+
+class ArchiveSettingsWidget(QWidget):
+    """A form section; the settings dialog calls apply_to() when OK is pressed."""
+
+    cacheCleared = Signal(int)  # bytes freed
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("archiveSettings")
+        self._settings = settings
+        self._cache = ManifestCache(settings.cache_path, settings.cache_days)
+        form = QFormLayout(self)
+
+        self.bucket_edit = QLineEdit(settings.s3_bucket or "")
+        self.bucket_edit.setObjectName("s3BucketEdit")
+        self.bucket_edit.setPlaceholderText("none: keep manifests in the local cache only")
+        self.bucket_edit.setClearButtonEnabled(True)
+        form.addRow("S3 &bucket:", self.bucket_edit)
+
+        self.prefix_edit = QLineEdit(settings.s3_prefix)
+        self.prefix_edit.setObjectName("s3PrefixEdit")
+        self.prefix_edit.setPlaceholderText(DEFAULT_PREFIX)
+        form.addRow("&Prefix:", self.prefix_edit)
+
+        self.endpoint_edit = QLineEdit(settings.s3_endpoint_url or "")
+        self.endpoint_edit.setObjectName("s3EndpointEdit")
+        self.endpoint_edit.setPlaceholderText("AWS S3; for MinIO e.g. http://localhost:9000")
+        self.endpoint_edit.setClearButtonEnabled(True)
+        form.addRow("&Endpoint URL:", self.endpoint_edit)
+
+        self.profile_combo = QComboBox()
+        self.profile_combo.setObjectName("awsProfileCombo")
+        self._fill_profiles(settings.s3_profile)
+        form.addRow("AWS p&rofile:", self.profile_combo)
+        form.addRow(
+            "",
+            _hint(
+                "Credentials come from the environment (AWS_ACCESS_KEY_ID…), the chosen "
+                "profile in ~/.aws, or an instance role; none are stored by manifest-gui."
+            ),
+        )
+
+        self.archive_days_spin = self._days(settings.archive_days, "archiveDaysSpin")
+        form.addRow("Keep &archived for:", self.archive_days_spin)
+        form.addRow(
+            "",
+            _hint(
+                "A lifecycle rule on the bucket deletes archived manifests after this many "
+                "days; other rules on the bucket are left alone."
+            ),
+        )
+
+        self.cache_days_spin = self._days(settings.cache_days, "cacheDaysSpin")
+        form.addRow("Keep &cached for:", self.cache_days_spin)
+
+        self.cache_size_label = QLabel()
+        self.cache_size_label.setObjectName("cacheSizeLabel")
+        self.clear_cache_button = QPushButton("C&lear cache")
+        self.clear_cache_button.setObjectName("clearCacheButton")
+        self.clear_cache_button.clicked.connect(self.clear_cache)
+        cache_row = QHBoxLayout()
+        cache_row.addWidget(self.cache_size_label, 1)
+        cache_row.addWidget(self.clear_cache_button)
+        form.addRow("Local cache:", cache_row)
+        self.cache_path_label = _hint(str(settings.cache_path))
+        self.cache_path_label.setObjectName("cachePathLabel")
+        form.addRow("", self.cache_path_label)
+
+        self._environment_lock(self.bucket_edit, "s3_bucket")
+        self._environment_lock(self.prefix_edit, "s3_prefix")
+        self._environment_lock(self.endpoint_edit, "s3_endpoint_url")
+        self.refresh_cache_size()
+
+    # Building ------------------------------------------------------------------------------
+    def _fill_profiles(self, current: str | None) -> None:
+        combo = self.profile_combo
+        combo.addItem("Default (environment or the default profile)", None)
+        profiles = list_profiles()
+        for name in profiles:
+            combo.addItem(name, name)
+        if current and current not in profiles:
+            combo.addItem(f"{current} (not found)", current)
+        index = combo.findData(current) if current else 0
+        combo.setCurrentIndex(max(index, 0))
+
+    @staticmethod
+    def _days(value: int, name: str) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setObjectName(name)
+        spin.setRange(1, MAX_DAYS)
+        spin.setSuffix(" days")
+        spin.setValue(max(1, min(value, MAX_DAYS)))
+        return spin
+
+    def _environment_lock(self, widget: QWidget, field: str) -> None:
+        if field in self._settings.from_environment:
+            widget.setEnabled(False)
+            widget.setToolTip(f"Set by the environment variable {_variable(field)}.")
+
+    # Cache ---------------------------------------------------------------------------------
+    def cache_size(self) -> int:
+        return self._cache.size()
+
+    @Slot()
+    def refresh_cache_size(self) -> None:
+        size = self.cache_size()
+        self.cache_size_label.setText("empty" if size == 0 else format_size(size))
+        self.clear_cache_button.setEnabled(size > 0)
+
+    @Slot()
+    def clear_cache(self) -> None:
+        """Delete the cached downloads; they are downloaded again when needed."""
+        freed = self._cache.clear()
+        log.info("Cleared the cache: %d bytes freed", freed)
+        self.refresh_cache_size()
+        self.cacheCleared.emit(freed)
+
+    # Result --------------------------------------------------------------------------------
+    def apply_to(self, settings: Settings) -> Settings:
+        """`settings` with this section's fields; environment-set fields stay as they are.
+        Raises ConfigurationError for an endpoint URL that is not usable."""
+        changes: dict[str, Any] = {
+            "s3_profile": self.profile_combo.currentData() or None,
+            "archive_days": self.archive_days_spin.value(),
+            "cache_days": self.cache_days_spin.value(),
+        }
+        if "s3_bucket" not in settings.from_environment:
+            changes["s3_bucket"] = self.bucket_edit.text().strip() or None
+        if "s3_prefix" not in settings.from_environment:
+            changes["s3_prefix"] = self.prefix_edit.text().strip().strip("/") or DEFAULT_PREFIX
+        if "s3_endpoint_url" not in settings.from_environment:
+            changes["s3_endpoint_url"] = _endpoint(self.endpoint_edit.text())
+        return dataclasses.replace(settings, **changes)
+
+
+def _endpoint(text: str) -> str | None:
+    url = text.strip()
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ConfigurationError(
+            "The S3 endpoint URL must look like http://host:port or https://host."
+        )
+    if parts.username or parts.password:
+        raise ConfigurationError(
+            "Leave credentials out of the S3 endpoint URL; use an AWS profile or the environment."
+        )
+    return url
