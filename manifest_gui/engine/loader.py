@@ -119,11 +119,17 @@ def load_manifest(
                     return LoadResult(False, current[0], version, path)
             manifest_id = _insert_version(conn, version, path, language)
             conn.execute("TRUNCATE manifest.t_manifest_stage")
+            deferred_indexes = _drop_indexes_when_empty(conn)
             progress.start("load", source.total_rows, "rows")
             done = 0
             for table in source.tables:
                 done = _load_table(conn, source, table, manifest_id, progress, done)
             _stage_removed_tables(conn, source, progress)
+            if deferred_indexes:
+                progress.message("Building indexes…")
+                for definition in deferred_indexes:
+                    progress.check_cancelled()
+                    conn.execute(definition)
             log.info("Copied rows in %.2f s", time.monotonic() - started)
             progress.message("Applying changes and refreshing views…")
             progress.check_cancelled()
@@ -188,6 +194,34 @@ def load_manifest(
     return LoadResult(
         True, manifest_id, version, path, source.total_rows, inserts, updates, deletes, seconds
     )
+
+
+def _drop_indexes_when_empty(conn: psycopg.Connection) -> list[bytes]:
+    """A first load into an empty t_manifest builds its indexes once at the end, which is
+    cheaper than maintaining them row by row. Returns the CREATE INDEX statements to run after
+    the COPY (from the catalog, so indexes added by later schema files are included); the drop
+    and the rebuild are part of the load's transaction."""
+    if conn.execute("SELECT EXISTS (SELECT 1 FROM manifest.t_manifest)").fetchone() != (False,):
+        return []
+    rows = conn.execute(
+        """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+             FROM pg_index i
+            WHERE i.indrelid = 'manifest.t_manifest'::regclass AND NOT i.indisprimary
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"""
+    ).fetchall()
+    for name, _ in rows:
+        conn.execute(psycopg.sql.SQL("DROP INDEX {}").format(_qualified(name)))
+    # Empty, so nothing is lost; a table truncated in this transaction lets a server with
+    # wal_level=minimal (the embedded one) skip writing the bulk COPY to the WAL.
+    conn.execute("TRUNCATE manifest.t_manifest")
+    return [definition.encode() for _, definition in rows]
+
+
+def _qualified(regclass_text: str) -> psycopg.sql.Composable:
+    """An index name as regclass prints it (schema-qualified, quoted as needed) -> identifier."""
+    schema, _, name = regclass_text.rpartition(".")
+    parts = [part.strip('"').replace('""', '"') for part in (schema, name) if part]
+    return psycopg.sql.Identifier(*parts)
 
 
 def _insert_version(conn: psycopg.Connection, version: str, path: str, language: str | None) -> int:

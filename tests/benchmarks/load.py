@@ -127,7 +127,13 @@ def timed_load(url: str, sqlite_path: Path) -> tuple[float, float, dict[str, obj
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", help="PostgreSQL to use (default: embedded)")
+    parser.add_argument("--database-url", help="PostgreSQL to use (default: --server)")
+    parser.add_argument(
+        "--server",
+        choices=("embedded", "pg15"),
+        default="embedded",
+        help="a throwaway server to start when no URL is given",
+    )
     parser.add_argument("--workdir", type=Path, default=REPO / "bench-data")
     parser.add_argument("--rows", type=int, default=FULL_SIZE_ROWS)
     args = parser.parse_args(argv)
@@ -135,8 +141,14 @@ def main(argv: list[str] | None = None) -> int:
     first, second, rows, json_bytes = manifests(args.workdir, args.rows)
 
     embedded = None
+    throwaway = None
     url = args.database_url
-    if url is None:
+    if url is None and args.server == "pg15":
+        from tests.support.postgres import start_server
+
+        throwaway = start_server("pg15")
+        url = throwaway.create_database("bench")
+    elif url is None:
         folder = args.workdir / "postgres"
         shutil.rmtree(folder, ignore_errors=True)
         embedded = EmbeddedPostgres(folder)
@@ -151,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if embedded is not None:
             embedded.stop()
+        if throwaway is not None:
+            throwaway.stop()
 
     print(f"PostgreSQL {server}; manifest: {rows:,} rows, {json_bytes / 1e6:,.0f} MB of JSON")
     print(f"{'run':<34}{'seconds':>9}{'x floor':>9}{'peak RSS':>11}")
