@@ -17,3 +17,11 @@ BEGIN;
 INSERT INTO manifest.t_schema_version (version, name) VALUES (1, '001_schema.sql');
 COMMIT;
 \endif
+
+SELECT NOT EXISTS (SELECT 1 FROM manifest.t_schema_version WHERE version = 2) AS apply_002 \gset
+\if :apply_002
+BEGIN;
+\ir 002_viewer.sql
+INSERT INTO manifest.t_schema_version (version, name) VALUES (2, '002_viewer.sql');
+COMMIT;
+\endif

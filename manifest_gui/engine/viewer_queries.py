@@ -65,7 +65,9 @@ _SORT_SQL: dict[SortColumn, sql.Composable] = {
     SortColumn.TABLE: sql.SQL("m.table_name::text"),
     SortColumn.HASH: sql.SQL("coalesce((m.pk ->> 'id')::bigint & 4294967295, -1)"),
     SortColumn.NAME: sql.SQL("coalesce(m.name, '')"),
-    SortColumn.DESCRIPTION: sql.SQL("coalesce(m.json -> 'displayProperties' ->> 'description', '')"),
+    SortColumn.DESCRIPTION: sql.SQL(
+        "coalesce(m.json -> 'displayProperties' ->> 'description', '')"
+    ),
     SortColumn.CREATED: sql.SQL("m.created_by"),
     SortColumn.CHANGED: sql.SQL("coalesce(m.last_updated_by, m.created_by)"),
 }
@@ -395,6 +397,9 @@ class TableChanges:
     deletes: int
 
 
+_HASH_ORDER = "coalesce((pk ->> 'id')::bigint & 4294967295, -1)"
+
+
 class Change(Enum):
     INSERTED = "I"
     UPDATED = "U"
@@ -440,24 +445,28 @@ def changed_rows(
     after: ChangedRow | None = None,
     limit: int = PAGE_SIZE,
 ) -> list[ChangedRow]:
-    """One page (in pk order) of the rows a version inserted, updated or deleted in a table."""
+    """One page (in unsigned hash order) of the rows a version inserted, updated or deleted in
+    a table."""
     after_pk = Jsonb(after.pk) if after is not None else None
+    after_hash = None
+    if after is not None:
+        after_hash = to_unsigned(int(after.pk["id"])) if "id" in after.pk else -1
     if change is Change.INSERTED:
-        statement = """SELECT pk, name FROM manifest.t_manifest
-                        WHERE created_by = %s AND table_name = %s
-                          AND (%s::jsonb IS NULL OR pk > %s::jsonb)
-                        ORDER BY pk LIMIT %s"""
-        params: tuple[Any, ...] = (manifest_id, table_name, after_pk, after_pk, limit)
+        statement = f"""SELECT pk, name FROM manifest.t_manifest
+                         WHERE created_by = %s AND table_name = %s
+                           AND (%s::bigint IS NULL OR ({_HASH_ORDER}, pk) > (%s, %s::jsonb))
+                         ORDER BY {_HASH_ORDER}, pk LIMIT %s"""  # noqa: S608 - fixed text
+        params: tuple[Any, ...] = (manifest_id, table_name, after_hash, after_hash, after_pk, limit)
     else:
-        statement = """SELECT pk, coalesce(json_before -> 'displayProperties' ->> 'name',
+        statement = f"""SELECT pk, coalesce(json_before -> 'displayProperties' ->> 'name',
                                            json_before ->> 'statName')
                          FROM manifest.t_manifest_history
                         WHERE manifest_id = %s AND table_name = %s AND change = %s
-                          AND (%s::jsonb IS NULL OR pk > %s::jsonb)
-                        ORDER BY pk LIMIT %s"""
-        params = (manifest_id, table_name, change.value, after_pk, after_pk, limit)
+                          AND (%s::bigint IS NULL OR ({_HASH_ORDER}, pk) > (%s, %s::jsonb))
+                        ORDER BY {_HASH_ORDER}, pk LIMIT %s"""  # noqa: S608 - fixed text
+        params = (manifest_id, table_name, change.value, after_hash, after_hash, after_pk, limit)
     with conn.transaction():
-        rows = conn.execute(statement, params).fetchall()  # type: ignore[call-overload]
+        rows = conn.execute(statement, params).fetchall()
     return [ChangedRow(table_name, pk, name) for pk, name in rows]
 
 

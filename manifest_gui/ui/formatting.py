@@ -27,7 +27,11 @@ def rate(per_second: float, unit: str) -> str:
 
 
 def duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
+    if seconds < 0.05:
+        return "under 0.1 s"
+    if seconds < 9.95:
+        return f"{max(0.0, seconds):.1f} s"
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"
     minutes, seconds = divmod(seconds, 60)

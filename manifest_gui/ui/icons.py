@@ -29,10 +29,11 @@ def _add_files(icon: QIcon, name: str) -> QIcon:
         # QIcon reads SVG only from a real file; copy it out when the folder is not one.
         path = Path(str(svg))
         if not path.is_file():
-            with contextlib.suppress(OSError):
-                handle = tempfile.NamedTemporaryFile(suffix=".svg", delete=False)
-                with handle:
-                    handle.write(svg.read_bytes())
+            with (
+                contextlib.suppress(OSError),
+                tempfile.NamedTemporaryFile(suffix=".svg", delete=False) as handle,
+            ):
+                handle.write(svg.read_bytes())
                 path = Path(handle.name)
         icon.addFile(str(path))
     return icon

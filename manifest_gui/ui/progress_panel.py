@@ -37,7 +37,9 @@ class ProgressPanel(QGroupBox):
         grid.setColumnStretch(1, 1)
         grid.setHorizontalSpacing(10)
         self.stages: dict[str, _Stage] = {}
-        width = QFontMetrics(self.font()).horizontalAdvance("000,000 of 000,000 rows · 00,000 rows/s · 00:00 left")
+        width = QFontMetrics(self.font()).horizontalAdvance(
+            "000,000 of 000,000 rows · 00,000 rows/s · 00:00 left"
+        )
         for row, (stage, title, name) in enumerate(STAGES):
             caption = QLabel(title)
             caption.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -82,8 +84,10 @@ class ProgressPanel(QGroupBox):
             bar.setRange(0, SCALE)
             bar.setValue(SCALE)
             bar.setFormat("100%")
-            speed = f" ({rate(event.done / elapsed, event.unit)})" if elapsed > 0.05 else ""
-            state.detail.setText(f"{amount(event.done, event.unit)} in {duration(elapsed)}{speed}")
+            average = f" ({rate(event.done / elapsed, event.unit)})" if elapsed > 0.05 else ""
+            state.detail.setText(
+                f"{amount(event.done, event.unit)} in {duration(elapsed)}{average}"
+            )
             return
         suffix = f" · {event.detail}" if event.stage == "load" and event.detail else ""
         if total is None or total <= 0 or event.done >= total:

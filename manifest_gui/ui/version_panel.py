@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QWidget,
 )
 
@@ -33,6 +34,8 @@ def _value_label(name: str, text: str) -> QLabel:
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setWordWrap(True)
     label.setTextFormat(Qt.TextFormat.PlainText)
+    # Wrapping labels report a narrow size hint; let them take the whole field column.
+    label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
     return label
 
 
@@ -63,7 +66,7 @@ class VersionPanel(QGroupBox):
 
         form = QFormLayout(self)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
         form.addRow("Bungie.net:", self.remote_label)
         form.addRow("Database:", self.database_label)
@@ -73,7 +76,7 @@ class VersionPanel(QGroupBox):
     # Updates ------------------------------------------------------------------------------------
     def show_remote(self, version: str, path: str, checked_at: datetime) -> None:
         self.remote_label.setText(
-            f"{version}\n{path_name(path)} · checked at {clock_time(checked_at)}"
+            f"{version} · checked at {clock_time(checked_at)}\n{path_name(path)}"
         )
         self.remote_label.setToolTip(path)
 

@@ -9,6 +9,7 @@ thread, see platform notes). No widget is touched outside the GUI thread.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import traceback
@@ -152,10 +153,8 @@ class JobRunner(QObject):
         thread.quit()
         joined = bool(thread.wait(timeout_ms))
         if joined:
-            try:
+            with contextlib.suppress(RuntimeError, TypeError):
                 thread.finished.disconnect(self._on_thread_finished)
-            except (RuntimeError, TypeError):
-                pass
             self._release()
         else:
             log.warning("The %s job did not stop within %d ms", self._kind, timeout_ms)

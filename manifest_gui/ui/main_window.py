@@ -1,0 +1,261 @@
+"""The main window: a view. It shows what the Application tells it and emits what the user asks
+for; it never calls the engine itself."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import APP_NAME, __version__
+from .icons import app_icon
+from .log_view import LogView
+from .progress_panel import ProgressPanel
+from .version_panel import VersionPanel
+
+log = logging.getLogger(__name__)
+
+MANIFEST_FILES = "Manifest files (*.content *.sqlite *.sqlite3 *.db *.zip);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    checkLoadRequested = Signal()
+    checkRequested = Signal()
+    loadFileRequested = Signal(Path)
+    forceReloadRequested = Signal()
+    cancelRequested = Signal()
+    settingsRequested = Signal()
+    archiveRequested = Signal()
+    quitRequested = Signal()
+    openLogRequested = Signal()
+    hiddenToTray = Signal()
+    closed = Signal()
+
+    DEFAULT_SIZE = (920, 700)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowTitle(APP_NAME)
+        self.setWindowIcon(app_icon())
+        self.hide_on_close = False  # set by the Application when a tray exists
+        self.viewer: QWidget | None = None
+
+        self.version_panel = VersionPanel()
+        self.progress_panel = ProgressPanel()
+        self.log_view = LogView()
+
+        self.check_load_button = self._button("Check && &Load", "checkLoadButton")
+        self.check_load_button.setDefault(True)
+        self.check_button = self._button("&Check", "checkButton")
+        self.file_button = self._button("Load from &file…", "loadFileButton")
+        self.force_button = self._button("&Force reload", "forceReloadButton")
+        self.archive_button = self._button("Load from &archive…", "loadArchiveButton")
+        self.archive_button.hide()
+        self.cancel_button = self._button("Cancel", "cancelButton")
+        self.cancel_button.setEnabled(False)
+
+        self.check_load_button.clicked.connect(self.checkLoadRequested)
+        self.check_button.clicked.connect(self.checkRequested)
+        self.file_button.clicked.connect(self.choose_file)
+        self.force_button.clicked.connect(self.forceReloadRequested)
+        self.archive_button.clicked.connect(self.archiveRequested)
+        self.cancel_button.clicked.connect(self.cancelRequested)
+
+        buttons = QHBoxLayout()
+        for button in (
+            self.check_load_button,
+            self.check_button,
+            self.file_button,
+            self.force_button,
+            self.archive_button,
+        ):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.cancel_button)
+
+        log_caption = QLabel("&Log of this session:")
+        log_caption.setBuddy(self.log_view)
+
+        page = QWidget()
+        page.setObjectName("manifestPage")
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.version_panel)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress_panel)
+        layout.addWidget(log_caption)
+        layout.addWidget(self.log_view, 1)
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(page, "&Manifest")
+        self.setCentralWidget(self.tabs)
+
+        self.database_label = QLabel()
+        self.database_label.setObjectName("databaseDescriptionLabel")
+        self.statusBar().addWidget(self.database_label, 1)
+        self.statusBar().setSizeGripEnabled(True)
+
+        self._build_actions()
+        self.resize(*self.DEFAULT_SIZE)
+
+    @staticmethod
+    def _button(text: str, name: str) -> QPushButton:
+        button = QPushButton(text)
+        button.setObjectName(name)
+        return button
+
+    def _build_actions(self) -> None:
+        def action(
+            text: str,
+            shortcut: QKeySequence | QKeySequence.StandardKey | str | None,
+            slot: object,
+            name: str,
+        ) -> QAction:
+            act = QAction(text, self)
+            act.setObjectName(name)
+            if shortcut is not None:
+                act.setShortcut(QKeySequence(shortcut))
+            act.triggered.connect(slot)
+            return act
+
+        self.check_load_action = action(
+            "Check && &Load", "F5", self.checkLoadRequested, "checkLoadAction"
+        )
+        self.check_action = action("&Check only", "Ctrl+F5", self.checkRequested, "checkAction")
+        self.file_action = action(
+            "Load from &File…", QKeySequence.StandardKey.Open, self.choose_file, "loadFileAction"
+        )
+        self.force_action = action(
+            "&Force Reload", "Ctrl+Shift+F5", self.forceReloadRequested, "forceReloadAction"
+        )
+        self.archive_action = action(
+            "Load from &Archive…", None, self.archiveRequested, "loadArchiveAction"
+        )
+        self.archive_action.setVisible(False)
+        self.cancel_action = action("C&ancel", "Esc", self.cancelRequested, "cancelAction")
+        self.cancel_action.setEnabled(False)
+        self.settings_action = action(
+            "&Settings…",
+            QKeySequence.StandardKey.Preferences,
+            self.settingsRequested,
+            "settingsAction",
+        )
+        if self.settings_action.shortcut().isEmpty():
+            self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.close_action = action(
+            "&Close Window", QKeySequence.StandardKey.Close, self.close, "closeAction"
+        )
+        self.quit_action = action(
+            "&Quit", QKeySequence.StandardKey.Quit, self.quitRequested, "quitAction"
+        )
+        self.log_action = action("Open &Log File", None, self.openLogRequested, "openLogAction")
+        about = action("&About", None, self._about, "aboutAction")
+
+        for button, act in (
+            (self.check_load_button, self.check_load_action),
+            (self.check_button, self.check_action),
+            (self.file_button, self.file_action),
+            (self.force_button, self.force_action),
+            (self.cancel_button, self.cancel_action),
+        ):
+            if not act.shortcut().isEmpty():
+                button.setToolTip(
+                    f"{act.text().replace('&&', '&').replace('&', '')} "
+                    f"({act.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})"
+                )
+
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        file_menu.addAction(self.file_action)
+        file_menu.addAction(self.archive_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.close_action)
+        file_menu.addAction(self.quit_action)
+        manifest_menu = menus.addMenu("&Manifest")
+        for act in (self.check_load_action, self.check_action, self.force_action):
+            manifest_menu.addAction(act)
+        manifest_menu.addSeparator()
+        manifest_menu.addAction(self.cancel_action)
+        help_menu = menus.addMenu("&Help")
+        help_menu.addAction(self.log_action)
+        help_menu.addAction(about)
+
+    # What the Application tells it ---------------------------------------------------------------
+    def set_busy(self, busy: bool, *, cancellable: bool = True) -> None:
+        """One job at a time: while one runs only Cancel is enabled."""
+        for widget in (
+            self.check_load_button,
+            self.check_button,
+            self.file_button,
+            self.force_button,
+            self.archive_button,
+            self.check_load_action,
+            self.check_action,
+            self.file_action,
+            self.force_action,
+            self.archive_action,
+        ):
+            widget.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy and cancellable)
+        self.cancel_action.setEnabled(busy and cancellable)
+
+    def enable_archive(self) -> None:
+        self.archive_button.show()
+        self.archive_action.setVisible(True)
+
+    def add_viewer(self, viewer: QWidget) -> None:
+        self.viewer = viewer
+        self.tabs.addTab(viewer, "&Browse")
+
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load a manifest file", str(Path.home()), MANIFEST_FILES
+        )
+        if path:
+            self.loadFileRequested.emit(Path(path))
+
+    def restore_geometry(self, geometry: QByteArray | bytes | None) -> None:
+        if geometry and self.restoreGeometry(QByteArray(geometry)):
+            return
+        width, height = self.DEFAULT_SIZE
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is not None:  # a small screen: 90 % of it
+            available = screen.availableGeometry()
+            width = min(width, int(available.width() * 0.9))
+            height = min(height, int(available.height() * 0.9))
+        self.resize(width, height)
+
+    def _about(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.about(
+            self,
+            f"About {APP_NAME}",
+            f"<b>{APP_NAME} {__version__}</b><p>Keeps Destiny 2's game manifest in PostgreSQL.</p>",
+        )
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.hide_on_close:
+            event.ignore()
+            self.hide()
+            self.hiddenToTray.emit()
+            return
+        event.accept()
+        self.closed.emit()
+        super().closeEvent(event)

@@ -1,0 +1,140 @@
+"""The settings dialog: API key through the SecretStore, database URL and its password,
+language, polling; and the plain no-keyring path."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import keyring.backends.fail
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialogButtonBox,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+)
+
+from manifest_gui.engine.secrets import API_KEY_ENTRY, SecretStore, database_entry
+from manifest_gui.ui.settings_dialog import SettingsDialog
+from tests.gui.conftest import AppFactory, MemoryKeyring
+
+
+def ok(dialog: SettingsDialog) -> None:
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+
+
+def test_api_key_round_trips_through_the_secret_store(
+    qtbot: Any, make_app: AppFactory, memory_keyring: MemoryKeyring, secrets: SecretStore
+) -> None:
+    app = make_app()
+    dialog = app.open_settings()
+    key_edit = dialog.findChild(QLineEdit, "apiKeyEdit")
+    assert key_edit.echoMode() == QLineEdit.EchoMode.Password
+    assert dialog.findChild(QLabel, "apiKeyStatusLabel").text().startswith("No key is stored")
+    assert not dialog.findChild(QLabel, "keyringWarningLabel").isVisibleTo(dialog)
+    qtbot.keyClicks(key_edit, "abc123secret")
+    ok(dialog)
+    assert app.settings_dialog is None
+    assert memory_keyring.passwords[("manifest-gui", API_KEY_ENTRY)] == "abc123secret"
+    assert secrets.api_key() == "abc123secret"
+    assert "abc123secret" not in make_app.settings_path.read_text()
+
+    again = app.open_settings()
+    status = again.findChild(QLabel, "apiKeyStatusLabel").text()
+    assert status.startswith("A key is stored in the keyring"), status
+    assert again.findChild(QLineEdit, "apiKeyEdit").text() == ""
+    clear = again.findChild(QPushButton, "clearApiKeyButton")
+    assert clear.isEnabled()
+    clear.click()
+    assert secrets.api_key() is None
+    assert again.findChild(QLabel, "apiKeyStatusLabel").text().startswith("No key is stored")
+    again.reject()
+
+
+def test_general_settings_are_saved(qtbot: Any, make_app: AppFactory) -> None:
+    app = make_app()
+    dialog = app.open_settings()
+    combo = dialog.findChild(QComboBox, "languageCombo")
+    combo.setCurrentIndex(combo.findData("fr"))
+    spin = dialog.findChild(QSpinBox, "pollIntervalSpinBox")
+    spin.setValue(45)
+    ok(dialog)
+    saved = json.loads(make_app.settings_path.read_text())
+    assert saved["language"] == "fr" and saved["poll_minutes"] == 45
+    assert app.service.settings.language == "fr"
+    assert app.scheduler.minutes == 45
+    assert app.window.findChild(QCheckBox, "pollCheckBox").text() == "Check every 45 minutes"
+
+
+def test_database_url_password_goes_to_the_keyring(
+    qtbot: Any, make_app: AppFactory, memory_keyring: MemoryKeyring
+) -> None:
+    app = make_app(database_url=None)
+    dialog = app.open_settings()
+    dialog.findChild(QRadioButton, "serverRadio").setChecked(True)
+    url_edit = dialog.findChild(QLineEdit, "databaseUrlEdit")
+    url_edit.setText("postgresql://admin:s3cret@db.example:5432/manifest")
+    ok(dialog)
+    saved = json.loads(make_app.settings_path.read_text())
+    assert saved["database_url"] == "postgresql://admin@db.example:5432/manifest"
+    entry = database_entry("postgresql://admin@db.example:5432/manifest")
+    assert memory_keyring.passwords[("manifest-gui", entry)] == "s3cret"
+    assert "s3cret" not in make_app.settings_path.read_text()
+    assert "db.example:5432/manifest" in app.window.database_label.text()
+    qtbot.waitUntil(lambda: not app.runner.busy)  # the switch job (the server is unreachable)
+
+
+def test_test_connection_button(qtbot: Any, make_app: AppFactory, database_url: str) -> None:
+    app = make_app(database_url=database_url)
+    dialog = app.open_settings()
+    result = dialog.findChild(QLabel, "testConnectionLabel")
+    qtbot.mouseClick(
+        dialog.findChild(QPushButton, "testConnectionButton"), Qt.MouseButton.LeftButton
+    )
+    qtbot.waitUntil(lambda: result.text().startswith("Connected to PostgreSQL"), timeout=20_000)
+    button = dialog.findChild(QPushButton, "testConnectionButton")
+    dialog.findChild(QLineEdit, "databaseUrlEdit").setText("postgresql://nobody@127.0.0.1:1/x")
+    qtbot.waitUntil(button.isEnabled)
+    button.click()
+    qtbot.waitUntil(lambda: result.text().startswith("Cannot connect"), timeout=20_000)
+    dialog.reject()
+
+
+def test_empty_server_url_is_refused_in_words(qtbot: Any, make_app: AppFactory) -> None:
+    app = make_app(database_url=None)
+    dialog = app.open_settings()
+    dialog.findChild(QRadioButton, "serverRadio").setChecked(True)
+    ok(dialog)
+    error = dialog.findChild(QLabel, "settingsErrorLabel")
+    assert dialog.isVisible() and error.isVisibleTo(dialog)
+    assert error.text() == "Enter the PostgreSQL server's URL, or pick embedded."
+    dialog.reject()
+
+
+def test_without_a_keyring_the_key_is_kept_for_this_run_only(
+    qtbot: Any, make_app: AppFactory, tmp_path: Any
+) -> None:
+    secrets = SecretStore(keyring.backends.fail.Keyring())
+    make_app.secrets = secrets
+    app = make_app()
+    dialog = app.open_settings()
+    warning = dialog.findChild(QLabel, "keyringWarningLabel")
+    assert warning.isVisibleTo(dialog)
+    assert "No OS keyring is available" in warning.text()
+    session_only = dialog.findChild(QCheckBox, "sessionOnlyCheckBox")
+    assert session_only.isVisibleTo(dialog) and session_only.isChecked()
+    qtbot.keyClicks(dialog.findChild(QLineEdit, "apiKeyEdit"), "only-in-memory")
+    ok(dialog)
+    assert secrets.api_key() == "only-in-memory"
+    assert secrets.is_session_only(API_KEY_ENTRY)
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert b"only-in-memory" not in path.read_bytes(), path
+    again = app.open_settings()
+    assert "for this run only" in again.findChild(QLabel, "apiKeyStatusLabel").text()
+    again.reject()

@@ -1,0 +1,107 @@
+"""The tray on a real tray host (Xvfb + trayer) and the API key in a real OS keyring.
+
+Both need tests/run's throwaway desktop; elsewhere they skip with a reason (and fail in CI,
+through the display/keyring markers handled in tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keyring
+import pytest
+from PySide6.QtWidgets import QLabel, QLineEdit, QSystemTrayIcon
+
+from manifest_gui.engine.secrets import API_KEY_ENTRY, SecretStore
+from tests.gui.conftest import AppFactory, Published, run_job
+from tests.support.bungie_server import BungieServer, error_envelope
+
+
+@pytest.mark.display
+def test_tray_icon_menu_close_to_tray_and_states(
+    qtbot: Any,
+    make_app: AppFactory,
+    database_url: str,
+    bungie_server: BungieServer,
+    published: Published,
+) -> None:
+    qtbot.waitUntil(QSystemTrayIcon.isSystemTrayAvailable, timeout=5000)
+    app = make_app(tray=True, database_url=database_url, bungie_root=bungie_server.base_url)
+    tray = app.tray
+    assert tray is not None and tray.objectName() == "trayIcon"
+    # isVisible() is True even without a tray host: the geometry proves the icon is embedded.
+    qtbot.waitUntil(lambda: tray.isVisible() and not tray.geometry().isEmpty(), timeout=5000)
+    assert tray.state == "idle"
+
+    menu = tray.contextMenu()
+    menu.aboutToShow.emit()
+    texts = [action.text() for action in menu.actions() if not action.isSeparator()]
+    assert texts == ["Check && &Load now", "&Open manifest-gui", "&Pause polling", "&Quit"]
+
+    tray.pause_action.trigger()
+    assert not app.settings.poll_enabled
+    assert app.window.findChild(QLabel, "nextCheckLabel").text() == "Automatic checks are paused."
+    menu.aboutToShow.emit()
+    assert tray.pause_action.text() == "&Resume polling"
+    tray.pause_action.trigger()
+    assert app.settings.poll_enabled
+
+    notices: list[tuple[str, str, bool]] = []
+    tray.notify = lambda title, text, error=False: notices.append((title, text, error))  # type: ignore[method-assign]
+
+    # Closing the window keeps the app in the tray, and says so once.
+    app.window.close()
+    assert not app.window.isVisible() and not app._shut_down
+    assert [n[0] for n in notices] == ["manifest-gui is still running"]
+    tray.open_action.trigger()
+    assert app.window.isVisible()
+    app.window.close()
+    assert len(notices) == 1
+
+    # Hidden: a new manifest loaded is announced, and the icon says so until the window opens.
+    states: list[str] = []
+    app.runner.started.connect(lambda kind: states.append(tray.state))
+    assert run_job(qtbot, app, tray.check_load_action.trigger) == ("update", "ok")
+    assert states == ["working"]
+    assert tray.state == "loaded"
+    assert notices[-1][0] == "New manifest loaded" and published.version in notices[-1][1]
+    tray.open_action.trigger()
+    assert tray.state == "idle"
+
+    # A failed check while hidden: a notification with the sentence, the failed icon.
+    app.window.close()
+    bungie_server.queue(error_envelope(5), times=2)
+    assert run_job(qtbot, app, app.check_and_load) == ("update", "failed")
+    assert tray.state == "failed"
+    assert notices[-1] == (
+        "Check failed",
+        "Bungie.net is down for maintenance; try again later.",
+        True,
+    )
+
+    with qtbot.waitSignal(app.quitRequested, timeout=5000):
+        tray.quit_action.trigger()
+    assert app._shut_down
+
+
+@pytest.mark.keyring
+def test_api_key_round_trips_through_the_os_keyring(qtbot: Any, make_app: AppFactory) -> None:
+    secrets = SecretStore()  # the OS keyring, as the app uses it
+    assert secrets.keyring_available(), secrets.backend_name()
+    chain = getattr(secrets.backend, "backends", [secrets.backend])
+    assert any("SecretService" in type(backend).__module__ for backend in chain), chain
+    make_app.secrets = secrets
+    app = make_app()
+    secrets.delete_api_key()
+
+    dialog = app.open_settings()
+    qtbot.keyClicks(dialog.findChild(QLineEdit, "apiKeyEdit"), "os-keyring-key-42")
+    dialog.accept()
+    assert keyring.get_keyring().get_password("manifest-gui", API_KEY_ENTRY) == "os-keyring-key-42"
+    assert SecretStore().api_key() == "os-keyring-key-42"  # a fresh store reads it back
+
+    again = app.open_settings()
+    assert "stored in the keyring" in again.findChild(QLabel, "apiKeyStatusLabel").text()
+    again.clear_api_key()
+    again.reject()
+    assert keyring.get_keyring().get_password("manifest-gui", API_KEY_ENTRY) is None
