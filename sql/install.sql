@@ -25,3 +25,11 @@ BEGIN;
 INSERT INTO manifest.t_schema_version (version, name) VALUES (2, '002_viewer.sql');
 COMMIT;
 \endif
+
+SELECT NOT EXISTS (SELECT 1 FROM manifest.t_schema_version WHERE version = 3) AS apply_003 \gset
+\if :apply_003
+BEGIN;
+\ir 003_lz4_compression.sql
+INSERT INTO manifest.t_schema_version (version, name) VALUES (3, '003_lz4_compression.sql');
+COMMIT;
+\endif

@@ -278,6 +278,9 @@ class ManifestService:
         skip_if_current: bool = False,
     ) -> LoadResult:
         progress = progress or no_progress()
+        # Counting a large file's rows, connecting and taking the lock take seconds before the
+        # first row moves: the load stage starts now, with its total still unknown.
+        progress.start("load", None, "rows", detail="counting rows")
         with ManifestSource(sqlite_path) as source, connect(self.database_url()) as conn:
             return load_manifest(
                 conn,

@@ -26,7 +26,8 @@ from manifest_gui.engine.settings import (
     settings_file,
     strip_password,
 )
-from tests.support.postgres import PostgresServer
+from tests.support import skip_or_fail
+from tests.support.postgres import DebianPostgres15, PostgresServer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -170,10 +171,38 @@ def test_schema_files_apply_once_and_in_order(database_url: str) -> None:
     assert [row[0] for row in recorded] == names
 
 
+def test_manifest_json_is_stored_with_lz4_where_the_server_has_it(
+    pg_server: PostgresServer, database_url: str
+) -> None:
+    # 003 asks for LZ4 because pglz made a first load ~35% slower on Debian's PostgreSQL 15
+    # (built with LZ4); the embedded server is built without it and keeps pglz, no error.
+    with connect(database_url) as conn:
+        ensure_schema(conn)
+        (has_lz4,) = conn.execute(
+            "SELECT 'lz4' = ANY (enumvals) FROM pg_settings "
+            "WHERE name = 'default_toast_compression'"
+        ).fetchone()  # type: ignore[misc]
+        methods = conn.execute(
+            """SELECT attrelid::regclass::text, attname, attcompression FROM pg_attribute
+                WHERE attrelid IN ('manifest.t_manifest'::regclass,
+                                   'manifest.t_manifest_stage'::regclass,
+                                   'manifest.t_manifest_history'::regclass)
+                  AND attname IN ('json', 'json_before') ORDER BY 1"""
+        ).fetchall()
+    expected = "l" if has_lz4 else ""
+    assert methods == [
+        ("manifest.t_manifest", "json", expected),
+        ("manifest.t_manifest_history", "json_before", expected),
+        ("manifest.t_manifest_stage", "json", expected),
+    ]
+    if isinstance(pg_server, DebianPostgres15):
+        assert has_lz4, "Debian's PostgreSQL 15 is built with LZ4"
+
+
 def test_install_sql_by_hand_with_psql(pg_server: PostgresServer, database_url: str) -> None:
     psql = shutil.which("psql")
     if psql is None:
-        pytest.skip("psql is not installed")
+        skip_or_fail("psql is not installed (Debian: postgresql-client)")
     for _ in range(2):  # idempotent
         done = subprocess.run(
             [

@@ -319,3 +319,21 @@ def test_blob_json_and_signed_ids(database_url: str, manifest_factory: ManifestF
             "SELECT count(*) FROM manifest.t_manifest WHERE (pk ->> 'id')::bigint < 0"
         ).fetchone()
     assert negative > 0
+
+
+def test_load_stage_starts_before_the_file_is_counted(
+    database_url: str, manifest_factory: ManifestFactory, tmp_path: Path
+) -> None:
+    # Counting a full-size file's rows and taking the lock take seconds: the window shows a
+    # busy bar (total unknown) for that time instead of a bar that stands still at 0%.
+    from manifest_gui.engine.service import ManifestService
+    from manifest_gui.engine.settings import Settings
+
+    manifest = manifest_factory.generate(seed=31, rows=400)
+    events: list[ProgressEvent] = []
+    service = ManifestService(Settings(database_url=database_url, data_dir=str(tmp_path)))
+    result = service.load_file(manifest.path, Progress(events.append, 0))
+    loads = [event for event in events if event.stage == "load" and event.message is None]
+    assert loads[0].total is None and loads[0].done == 0
+    assert loads[-1].finished and loads[-1].total == result.rows == manifest.total_rows
+    assert all(event.total == manifest.total_rows for event in loads[1:])
