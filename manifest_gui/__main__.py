@@ -5,10 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+# Options of the window (see app._parse); anything else is the command line's.
+GUI_OPTIONS = ("--gui", "--hidden", "--no-check")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] not in ("--gui",):
+    if args and args[0] not in GUI_OPTIONS:
         from .cli import main as cli_main
 
         return cli_main(args)

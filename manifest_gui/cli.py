@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="manifest-gui",
         description="Keep Destiny 2's manifest in PostgreSQL. Without a command, opens the window.",
+        epilog="Window options: --hidden (start in the system tray), --no-check.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -216,6 +217,13 @@ def main(
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command is None:  # e.g. `manifest-gui --json`: options without a command
+        parser.print_usage(sys.stderr)
+        sys.stderr.write(
+            "error: a command is required (check, load, status, history or archive); "
+            "without arguments manifest-gui opens the window\n"
+        )
+        return EXIT_USAGE
     interactive = sys.stderr.isatty()
     try:
         settings = load_settings()

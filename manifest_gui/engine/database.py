@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
-from .errors import DatabaseUnavailableError
+from .errors import DatabaseRefusedError, DatabaseUnavailableError
 from .settings import strip_password
 
 log = logging.getLogger(__name__)
@@ -106,9 +107,54 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Turn the database's refusals into one sentence each (no password, no traceback)."""
+    try:
+        yield
+    except (pg_errors.InsufficientPrivilege, pg_errors.ReadOnlySqlTransaction) as exc:
+        raise refusal(exc) from None
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailableError(
+            f"The database connection failed: {_first_line(str(exc)) or type(exc).__name__}"
+        ) from None
+
+
+def refusal(exc: psycopg.Error) -> DatabaseRefusedError:
+    """One sentence for a missing privilege or a read-only server."""
+    if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
+        return DatabaseRefusedError(
+            "The database is read-only (a standby?); point manifest-gui at a writable server."
+        )
+    return DatabaseRefusedError(
+        f"The database user lacks a privilege manifest-gui needs ({_first_line(str(exc))}); "
+        "have the schema's owner run sql/install.sql and grant this user access."
+    )
+
+
+def _pending_migrations(conn: psycopg.Connection) -> bool:
+    """Whether a schema file is not applied yet, found without DDL: a user who may not create
+    schemas can still use a schema that its owner installed."""
+    with conn.transaction():
+        (installed,) = conn.execute(
+            "SELECT to_regclass('manifest.t_schema_version') IS NOT NULL"
+        ).fetchone()  # type: ignore[misc]
+        if not installed:
+            return True
+        done = {row[0] for row in conn.execute("SELECT version FROM manifest.t_schema_version")}
+    return any(number not in done for number, _, _ in migrations())
+
+
 def ensure_schema(conn: psycopg.Connection) -> list[str]:
     """Apply the schema files not applied yet, each in its own transaction; return their names.
     Safe to call from several processes at once (an advisory lock serializes them)."""
+    with database_errors():
+        if not _pending_migrations(conn):
+            return []
+        return _apply_migrations(conn)
+
+
+def _apply_migrations(conn: psycopg.Connection) -> list[str]:
     applied_now: list[str] = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))

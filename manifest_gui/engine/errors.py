@@ -55,6 +55,10 @@ class DatabaseUnavailableError(ManifestGuiError):
     pass
 
 
+class DatabaseRefusedError(ManifestGuiError):
+    """The database answered but refused: no privilege, or a read-only server."""
+
+
 class LoadInProgressError(ManifestGuiError):
     def __init__(self) -> None:
         super().__init__(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import errors as pg_errors
 
-from .database import LOAD_LOCK, ensure_schema
+from .database import LOAD_LOCK, ensure_schema, refusal
 from .errors import (
     BadManifestFileError,
     CancelledError,
@@ -170,6 +170,8 @@ def load_manifest(
         raise BadManifestFileError(
             f"The manifest has a row that PostgreSQL cannot store as JSON: {_first_line(exc)}"
         ) from None
+    except (pg_errors.InsufficientPrivilege, pg_errors.ReadOnlySqlTransaction) as exc:
+        raise refusal(exc) from None
     except psycopg.OperationalError as exc:
         if progress.cancelled:
             raise CancelledError() from None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from .database import (
     TableCount,
     connect,
     current_version,
+    database_errors,
     ensure_schema,
     table_counts,
     versions,
@@ -135,6 +137,9 @@ class ManifestService:
         self.secrets = secrets or SecretStore()
         self._bungie_factory = bungie_factory
         self._embedded: EmbeddedPostgres | None = None
+        # The job thread and the viewer's query threads may ask for the URL at the same time:
+        # only one of them may start the embedded server.
+        self._embedded_lock = threading.Lock()
         # archive (issue 5): best-effort failures of the last update(), for the front ends.
         self.warnings: list[str] = []
 
@@ -147,9 +152,10 @@ class ManifestService:
         """The configured URL (its password, if any, from the keyring), or the embedded one."""
         if self.settings.database_url:
             return self._with_stored_password(self.settings.database_url)
-        if self._embedded is None:
-            self._embedded = EmbeddedPostgres(self.settings.embedded_database_path)
-        return self._embedded.start()
+        with self._embedded_lock:
+            if self._embedded is None:
+                self._embedded = EmbeddedPostgres(self.settings.embedded_database_path)
+            return self._embedded.start()
 
     def _with_stored_password(self, url: str) -> str:
         from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -167,9 +173,10 @@ class ManifestService:
         return make_conninfo(url, password=password) if password else url
 
     def close(self) -> None:
-        if self._embedded is not None:
-            self._embedded.stop()
-            self._embedded = None
+        with self._embedded_lock:
+            if self._embedded is not None:
+                self._embedded.stop()
+                self._embedded = None
 
     def __enter__(self) -> ManifestService:
         return self
@@ -182,17 +189,17 @@ class ManifestService:
 
     # Read side ------------------------------------------------------------------------------
     def database_version(self) -> DatabaseVersion | None:
-        with connect(self.database_url()) as conn:
+        with connect(self.database_url()) as conn, database_errors():
             ensure_schema(conn)
             return current_version(conn)
 
     def status(self) -> Status:
-        with connect(self.database_url()) as conn:
+        with connect(self.database_url()) as conn, database_errors():
             ensure_schema(conn)
             return Status(current_version(conn), table_counts(conn))
 
     def history(self) -> list[DatabaseVersion]:
-        with connect(self.database_url()) as conn:
+        with connect(self.database_url()) as conn, database_errors():
             ensure_schema(conn)
             return versions(conn)
 

@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -20,6 +21,8 @@ from .errors import ConfigurationError
 log = logging.getLogger(__name__)
 
 DEFAULT_BUNGIE_ROOT = "https://www.bungie.net"
+# The languages Bungie.net lists today (the settings dialog offers these). Any key of
+# mobileWorldContentPaths is accepted, so a language added later works without an update.
 LANGUAGES = (
     "en",
     "fr",
@@ -35,6 +38,8 @@ LANGUAGES = (
     "zh-cht",
     "zh-chs",
 )
+
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})*")
 
 # Environment variable -> settings field. The environment wins over the file.
 ENVIRONMENT = {
@@ -83,9 +88,10 @@ class Settings:
         return self.data_path / "postgres"
 
     def validated(self) -> Settings:
-        if self.language not in LANGUAGES:
+        if not LANGUAGE_CODE.fullmatch(self.language):
             raise ConfigurationError(
-                f"Unknown language {self.language!r}; use one of {', '.join(LANGUAGES)}."
+                f"{self.language!r} is not a language code; use a key of Bungie.net's "
+                f"mobileWorldContentPaths such as {', '.join(LANGUAGES)}."
             )
         if not self.bungie_root.startswith(("http://", "https://")):
             raise ConfigurationError(
@@ -174,10 +180,12 @@ def strip_password(url: str) -> str:
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     if "://" in url:
-        from urllib.parse import urlsplit, urlunsplit
+        from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
         parts = urlsplit(url)
-        if parts.password is None:
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        kept = [(name, value) for name, value in query if name != "password"]
+        if parts.password is None and len(kept) == len(query):
             return url
         host = parts.hostname or ""
         if ":" in host:
@@ -185,7 +193,8 @@ def strip_password(url: str) -> str:
         netloc = f"{parts.username}@{host}" if parts.username else host
         if parts.port:
             netloc += f":{parts.port}"
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        # A password may also come as ?password=... (libpq accepts both).
+        return urlunsplit((parts.scheme, netloc, parts.path, urlencode(kept), parts.fragment))
     try:
         params = conninfo_to_dict(url)
     except Exception:  # not a conninfo string: say nothing of it

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
+import psycopg.sql
 import pytest
 
 from manifest_gui import cli
@@ -180,6 +182,16 @@ def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "load", "--bogus")[0] == 2
     code, _, err = run(capsys, "check", "--json", "extra")
     assert code == 2 and "error:" in err
+    # Options without a command: usage, not a traceback (through the real entry point).
+    from manifest_gui.__main__ import main as entry_point
+
+    assert entry_point(["--json"]) == 2
+    _, err = capsys.readouterr()
+    assert "error: unrecognized arguments: --json" in err and "Traceback" not in err
+    code, _, err = run(
+        capsys
+    )  # the CLI itself without a command (the entry point opens the window)
+    assert code == 2 and "error: a command is required" in err
 
 
 def _env(database_url: str) -> dict[str, str]:
@@ -304,3 +316,51 @@ def test_terminal_progress_bar() -> None:
     assert "50.0%" in text and "100.0%" in text and "1.0 MB / 2.0 MB" in text
     assert "500 rows / 1,000 rows" in text and "DestinyInventoryItemDefinition" in text
     assert text.endswith("Applying changes\n")
+
+
+def test_a_user_without_privileges_gets_one_sentence(
+    database_url: str,
+    manifest_factory: ManifestFactory,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A role that may neither create schemas nor write: the owner installed the schema and
+    # granted it read access only (a common set-up for a reporting user).
+    from psycopg.conninfo import make_conninfo
+
+    from manifest_gui.engine.database import ensure_schema
+
+    role = "reader_" + os.urandom(4).hex()
+    with connect(database_url, autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("CREATE ROLE {} LOGIN").format(psycopg.sql.Identifier(role)))
+    try:
+        reader_url = make_conninfo(database_url, user=role)
+        monkeypatch.setenv("MANIFEST_GUI_DATABASE_URL", reader_url)
+        code, _, err = run(capsys, "status")  # no schema yet, and it may not create one
+        assert code == 1 and err.startswith("error: The database user lacks a privilege")
+        assert err.count("\n") == 1 and "Traceback" not in err
+
+        with connect(database_url) as conn:
+            ensure_schema(conn)
+            conn.execute(
+                psycopg.sql.SQL(
+                    "GRANT USAGE ON SCHEMA manifest TO {0}; "
+                    "GRANT SELECT ON ALL TABLES IN SCHEMA manifest TO {0}"
+                ).format(psycopg.sql.Identifier(role))
+            )
+            conn.commit()
+        code, out, err = run(capsys, "status", "--json")  # reading works: no DDL needed
+        assert code == 0, err
+        assert json.loads(out)["current"] is None
+
+        v1 = manifest_factory.generate(seed=141, rows=50)
+        code, _, err = run(capsys, "load", "--file", str(v1.path))
+        assert code == 1 and err.startswith("error: The database user lacks a privilege")
+        assert err.count("\n") == 1
+    finally:
+        with connect(database_url, autocommit=True) as conn:
+            conn.execute(
+                psycopg.sql.SQL("DROP OWNED BY {0}; DROP ROLE {0}").format(
+                    psycopg.sql.Identifier(role)
+                )
+            )

@@ -106,8 +106,11 @@ def test_unreadable_settings_fall_back_to_defaults(monkeypatch: pytest.MonkeyPat
 
 
 def test_invalid_settings_are_sentences() -> None:
-    with pytest.raises(ConfigurationError, match="Unknown language 'xx'"):
-        Settings(language="xx").validated()
+    with pytest.raises(ConfigurationError, match="'English' is not a language code"):
+        Settings(language="English").validated()
+    # Any key Bungie.net may list is accepted; one it does not list fails at check time.
+    assert Settings(language="zh-chs").validated().language == "zh-chs"
+    assert Settings(language="xx-new").validated().language == "xx-new"
     with pytest.raises(ConfigurationError, match="must start with https://"):
         Settings(bungie_root="ftp://x").validated()
 
@@ -117,6 +120,10 @@ def test_strip_password() -> None:
         "postgresql://u@h:5/d?sslmode=require"
     )
     assert "secret" not in strip_password("host=h user=u password=secret dbname=d")
+    assert strip_password("postgresql://u@h/d?password=secret&sslmode=require") == (
+        "postgresql://u@h/d?sslmode=require"
+    )
+    assert strip_password("postgresql://u:p@h/d?password=secret") == "postgresql://u@h/d"
 
 
 def test_secret_store_round_trip_and_session_only(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -290,3 +297,42 @@ def test_embedded_database_starts_stops_and_recovers_after_a_kill(tmp_path: Path
     while _postgres_running(pgdata) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _postgres_running(pgdata) is None  # the leaked server was reused, then stopped
+
+
+def test_threads_asking_for_the_embedded_database_share_one_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The window's job thread and the viewer's query threads ask at the same time.
+    import threading
+
+    from manifest_gui.engine import service as service_module
+    from manifest_gui.engine.embedded import EmbeddedPostgres
+
+    created: list[EmbeddedPostgres] = []
+
+    class CountedEmbeddedPostgres(EmbeddedPostgres):
+        def __init__(self, folder: Path) -> None:
+            super().__init__(folder)
+            created.append(self)
+
+    monkeypatch.setattr(service_module, "EmbeddedPostgres", CountedEmbeddedPostgres)
+    pgdata = tmp_path / "data" / "postgres" / "data"
+    service = ManifestService(Settings(data_dir=str(tmp_path / "data")))
+    start = threading.Barrier(4)
+    urls: list[str] = []
+
+    def ask() -> None:
+        start.wait()
+        urls.append(service.database_url())
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    try:
+        assert len(urls) == 4 and len(set(urls)) == 1
+        assert len(created) == 1
+    finally:
+        service.close()
+    assert _postgres_running(pgdata) is None
