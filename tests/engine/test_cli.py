@@ -364,3 +364,39 @@ def test_a_user_without_privileges_gets_one_sentence(
                     psycopg.sql.Identifier(role)
                 )
             )
+
+
+def test_secrets_never_reach_logs_settings_or_messages(
+    database_url: str,
+    bungie_server: BungieServer,
+    manifest_factory: ManifestFactory,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from psycopg.conninfo import make_conninfo
+
+    from manifest_gui.engine.settings import Settings, load_settings, save_settings, settings_file
+
+    api_key = "KEY-sekrit-0123456789"
+    password = "pw-sekrit-9876543210"
+    monkeypatch.setenv("MANIFEST_GUI_BUNGIE_ROOT", bungie_server.base_url)
+    monkeypatch.setenv("MANIFEST_GUI_API_KEY", api_key)
+    # The test servers trust local connections, so the password is carried but not needed.
+    monkeypatch.setenv("MANIFEST_GUI_DATABASE_URL", make_conninfo(database_url, password=password))
+    save_settings(Settings(database_url=f"postgresql://loader:{password}@db.example/destiny"))
+
+    bungie_server.publish(manifest_factory.content_file(manifest_factory.generate(rows=60)))
+    outputs = [run(capsys, "load", "--json")]
+    bungie_server.queue(error_envelope(2101))
+    outputs.append(run(capsys, "check"))
+    unreachable = f"postgresql://loader:{password}@127.0.0.1:1/nowhere"
+    monkeypatch.setenv("MANIFEST_GUI_DATABASE_URL", unreachable)
+    outputs.append(run(capsys, "status"))
+    assert [code for code, _, _ in outputs] == [0, 1, 1]
+
+    settings = load_settings()
+    written = [settings.log_path / name for name in os.listdir(settings.log_path)]
+    written += [path for path in settings_file().parent.iterdir() if path.is_file()]
+    assert written and any(path.suffix == ".log" for path in written)
+    for text in [out + err for _, out, err in outputs] + [p.read_text() for p in written]:
+        assert api_key not in text and password not in text
