@@ -17,7 +17,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
-from .errors import DatabaseRefusedError, DatabaseUnavailableError
+from .errors import DatabaseBusyError, DatabaseRefusedError, DatabaseUnavailableError
 from .settings import strip_password
 
 log = logging.getLogger(__name__)
@@ -114,10 +114,20 @@ def database_errors() -> Iterator[None]:
         yield
     except (pg_errors.InsufficientPrivilege, pg_errors.ReadOnlySqlTransaction) as exc:
         raise refusal(exc) from None
+    except pg_errors.LockNotAvailable:
+        raise DatabaseBusyError(
+            "The manifest tables are locked by a first load into this database; try again when "
+            "it has finished."
+        ) from None
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailableError(
             f"The database connection failed: {_first_line(str(exc)) or type(exc).__name__}"
         ) from None
+
+
+# A first load into an empty database holds t_manifest exclusively until it commits; readers
+# give up after this long instead of hanging for the whole load.
+READ_LOCK_TIMEOUT = "5s"
 
 
 def refusal(exc: psycopg.Error) -> DatabaseRefusedError:

@@ -59,6 +59,10 @@ class DatabaseRefusedError(ManifestGuiError):
     """The database answered but refused: no privilege, or a read-only server."""
 
 
+class DatabaseBusyError(ManifestGuiError):
+    """A read waited too long for a lock that a running load holds."""
+
+
 class LoadInProgressError(ManifestGuiError):
     def __init__(self) -> None:
         super().__init__(

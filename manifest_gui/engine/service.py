@@ -9,15 +9,19 @@ import logging
 import tempfile
 import threading
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+import psycopg
 
 from .archive import ArchivedManifest, S3Archive, sha256_file  # archive (issue 5)
 from .bungie import BungieClient, RemoteManifest, path_name
 from .cache import ManifestCache  # archive (issue 5)
 from .database import (
+    READ_LOCK_TIMEOUT,
     DatabaseVersion,
     TableCount,
     connect,
@@ -189,19 +193,25 @@ class ManifestService:
 
     # Read side ------------------------------------------------------------------------------
     def database_version(self) -> DatabaseVersion | None:
-        with connect(self.database_url()) as conn, database_errors():
-            ensure_schema(conn)
+        with self._reader() as conn:
             return current_version(conn)
 
     def status(self) -> Status:
-        with connect(self.database_url()) as conn, database_errors():
-            ensure_schema(conn)
+        with self._reader() as conn:
             return Status(current_version(conn), table_counts(conn))
 
     def history(self) -> list[DatabaseVersion]:
+        with self._reader() as conn:
+            return versions(conn)
+
+    @contextmanager
+    def _reader(self) -> Iterator[psycopg.Connection]:
+        """A connection for the read side: schema in place, known errors as sentences, and a
+        lock timeout so a first load elsewhere is reported instead of waited out."""
         with connect(self.database_url()) as conn, database_errors():
             ensure_schema(conn)
-            return versions(conn)
+            conn.execute("SELECT set_config('lock_timeout', %s, false)", (READ_LOCK_TIMEOUT,))
+            yield conn
 
     def remote_manifest(self, progress: Progress | None = None) -> RemoteManifest:
         with self.bungie() as client:

@@ -400,3 +400,22 @@ def test_secrets_never_reach_logs_settings_or_messages(
     assert written and any(path.suffix == ".log" for path in written)
     for text in [out + err for _, out, err in outputs] + [p.read_text() for p in written]:
         assert api_key not in text and password not in text
+
+
+def test_status_during_a_first_load_elsewhere_says_so_instead_of_hanging(
+    configured: BungieServer, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A first load into an empty database holds t_manifest exclusively until it commits.
+    from manifest_gui.engine.database import ensure_schema
+
+    with connect(database_url) as loader:
+        ensure_schema(loader)
+        loader.commit()
+        loader.execute("LOCK TABLE manifest.t_manifest IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        code, _, err = run(capsys, "status")
+        waited = time.monotonic() - started
+        loader.rollback()
+    assert code == 1 and err.startswith("error: The manifest tables are locked by a first load")
+    assert waited < 30  # gave up after the lock timeout, not after the load
+    assert run(capsys, "status")[0] == 0
