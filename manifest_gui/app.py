@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -46,12 +47,15 @@ from .ui.main_window import MainWindow
 from .ui.scheduler import PollScheduler, now_local
 from .ui.settings_dialog import SettingsDialog
 from .ui.tray import TrayIcon
-from .ui.workers import JobRunner
+from .ui.workers import JobRunner, wait_for_detached
 
 log = logging.getLogger(__name__)
 
 ServiceFactory = Callable[[Settings, SecretStore], ManifestService]
 LOADING_KINDS = frozenset({"update", "poll", "force", "file", "archive"})
+UPDATE_KINDS = frozenset({"update", "poll", "force"})  # check Bungie.net, then load
+# Jobs whose service.warnings belong to them (update() and load_from_archive() reset them).
+WARNING_KINDS = frozenset({"update", "poll", "force", "archive"})
 # Settings that need a new service (another database or data folder) rather than an update.
 DATABASE_FIELDS = ("database_url", "data_dir")
 STAGE_WORDS = {
@@ -59,8 +63,19 @@ STAGE_WORDS = {
     "download": "Downloading the manifest…",
     "extract": "Extracting the manifest…",
     "load": "Loading the manifest into PostgreSQL…",
-    "upload": "Uploading…",
+    "upload": "Archiving the manifest in S3…",
 }
+# Once the check has answered, the stages name the version being loaded.
+VERSION_STAGE_WORDS = {
+    "download": "downloading…",
+    "extract": "extracting…",
+    "upload": "archiving in S3…",
+    "load": "loading into PostgreSQL…",
+}
+# ManifestService.update() says which version it loads, right after its check stage, as
+# f"Loading {version} ({content file name})." The engine offers no structured hook for the
+# check's answer within update(), so the window reads it from this message.
+LOADING_MESSAGE = re.compile(r"Loading (?P<version>.+) \((?P<name>[^()]+)\)\.")
 JOB_WORDS = {
     "check": "Checking Bungie.net…",
     "update": "Checking Bungie.net…",
@@ -112,6 +127,9 @@ class Application(QObject):
         self._quitting = False
         self._shut_down = False
         self._job_started: datetime | None = None
+        self._job_service: ManifestService | None = None  # the service the running job uses
+        self._job_version: str | None = None  # the version an update job is loading
+        self._warnings_shown = 0  # of the running job's service.warnings, already in the log
         self._outcome = "error"  # of the running job, reported by jobFinished
         self._archive_dialog: QWidget | None = None
         self.settings_dialog: SettingsDialog | None = None
@@ -167,6 +185,7 @@ class Application(QObject):
 
         self._plug_in_viewer()
         self._plug_in_archive()
+        self._show_upload_row()
         self._show_database_description()
         w.version_panel.set_status("Idle.")
         w.restore_geometry(self.state.value("geometry"))
@@ -219,6 +238,7 @@ class Application(QObject):
         self._shut_down = True
         self.scheduler.stop()
         self.runner.shutdown()
+        wait_for_detached()  # jobs of dialogs closed while they ran (listing, connection test)
         if self.settings_dialog is not None:
             self.settings_dialog.reject()
         viewer = self.window.viewer
@@ -316,21 +336,23 @@ class Application(QObject):
             force = kind == "force"
 
             def function(progress: Progress) -> Any:
-                return service.update(force=force, progress=progress), service.status()
+                loaded = service.update(force=force, progress=progress)
+                return loaded, service.status(), list(service.warnings)
 
         elif kind == "file":
             assert path is not None
             file_path = path
 
             def function(progress: Progress) -> Any:
-                return service.load_file(file_path, progress), service.status()
+                return service.load_file(file_path, progress), service.status(), []
 
         elif kind == "archive":
             assert key is not None
             archive_key = key
 
             def function(progress: Progress) -> Any:
-                return service.load_from_archive(archive_key, progress), service.status()
+                loaded = service.load_from_archive(archive_key, progress)
+                return loaded, service.status(), list(service.warnings)
 
         elif kind == "status":
 
@@ -341,6 +363,9 @@ class Application(QObject):
             raise ValueError(f"unknown job {kind!r}")
         if kind == "file":
             self._log(f"Loading {path}.")
+        self._job_service = service
+        self._job_version = None
+        self._warnings_shown = 0
         return self.runner.start(kind, function)
 
     # The runner's signals, in the GUI thread ----------------------------------------------------
@@ -361,15 +386,68 @@ class Application(QObject):
     @Slot(object)
     def _on_progress(self, event: ProgressEvent) -> None:
         if event.message:
-            self._log(event.message)
+            self._on_message(event.message)
             return
         self.window.progress_panel.on_event(event)
         if event.done == 0 and not event.finished and event.stage in STAGE_WORDS:
             if not self.runner.cancelling:
-                self.window.version_panel.set_status(STAGE_WORDS[event.stage], "busy")
-            if event.stage in ("download", "extract", "load") and event.total:
+                self.window.version_panel.set_status(self._stage_words(event.stage), "busy")
+            if event.stage in ("download", "extract", "upload", "load") and event.total:
                 what = f" {event.detail}" if event.detail and event.stage != "load" else ""
                 self._log(f"{event.stage.capitalize()}{what}: {amount(event.total, event.unit)}.")
+
+    def _on_message(self, text: str) -> None:
+        kind = self.runner.kind
+        if kind in UPDATE_KINDS and self._job_version is None:
+            found = LOADING_MESSAGE.fullmatch(text)
+            if found:
+                self._on_update_found(kind, found["version"], found["name"])
+        # A best-effort failure (archiving) is in service.warnings before the engine says so.
+        fresh = self._fresh_warnings()
+        if any(warning in text for warning in fresh):
+            self._warnings_shown += len(fresh)
+            self._log(text, "warning")
+            return
+        self._log(text)
+
+    def _on_update_found(self, kind: str, version: str, name: str) -> None:
+        """The check stage of an update has answered: show Bungie.net's version and that it is
+        being loaded now, not only when the whole job ends."""
+        self._job_version = version
+        self.window.version_panel.show_remote(version, name, self._job_started or now_local())
+        if self.runner.cancelling:
+            return
+        head = f"Reloading {version}." if kind == "force" else f"Update available: {version}."
+        self.window.version_panel.set_status(f"{head} Loading it…", "update")
+        if self.tray is not None:
+            self.tray.set_state("working", f"Loading {version}…")
+
+    def _stage_words(self, stage: str) -> str:
+        version = self._job_version
+        if version is None or stage not in VERSION_STAGE_WORDS:
+            return STAGE_WORDS[stage]
+        head = (
+            f"Reloading {version}:"
+            if self.runner.kind == "force"
+            else f"Update available: {version};"
+        )
+        return f"{head} {VERSION_STAGE_WORDS[stage]}"
+
+    def _fresh_warnings(self) -> list[str]:
+        """The running job's warnings not yet shown (the list is appended to by the worker)."""
+        service = self._job_service
+        if service is None or self.runner.kind not in WARNING_KINDS:
+            return []
+        return list(service.warnings[self._warnings_shown :])
+
+    def _show_warnings(self, warnings: list[str]) -> list[str]:
+        """Log the job's warnings not shown yet, in the warning colour; return all of them."""
+        for warning in warnings[self._warnings_shown :]:
+            self._log(f"Archiving failed: {warning}", "warning")
+        self._warnings_shown = len(warnings)
+        if warnings:
+            self.window.progress_panel.set_note("upload", "failed: not archived (see the log)")
+        return warnings
 
     @Slot(str, object)
     def _on_job_succeeded(self, kind: str, result: Any) -> None:
@@ -387,8 +465,8 @@ class Application(QObject):
             self._log(f"Bungie.net has {check.remote.version}. {text}")
             self._set_tray("idle", text)
         elif kind in LOADING_KINDS:
-            loaded, status = result
-            self._show_loaded(kind, loaded, status)
+            loaded, status, warnings = result
+            self._show_loaded(kind, loaded, status, warnings)
             if kind in ("update", "poll", "force"):
                 self.scheduler.reschedule()
         elif kind == "status":
@@ -396,16 +474,25 @@ class Application(QObject):
             panel.set_status("Idle.")
         self._outcome = "ok"
 
-    def _show_loaded(self, kind: str, loaded: LoadResult, status: Status) -> None:
+    def _show_loaded(
+        self, kind: str, loaded: LoadResult, status: Status, warnings: list[str]
+    ) -> None:
         panel = self.window.version_panel
         if kind not in ("file", "archive"):
             panel.show_remote(loaded.version, loaded.path, self._job_started or now_local())
         self._show_status(status)
+        self._show_warnings(warnings)
+        # The load went ahead; a best-effort failure (archiving) is a warning beside it.
+        note = "\n".join(f"Not archived: {warning}" for warning in warnings)
+        panel.status_label.setToolTip(note)
+        hidden = self.tray is not None and not self.window.isVisible()
         if not loaded.loaded:
             text = f"Up to date: {loaded.version}."
             panel.set_status(text, "ok")
             self._log(text)
-            self._set_tray("idle", text)
+            self._set_tray("idle", f"{text}\n{note}" if note else text)
+            if hidden and self.tray is not None and note:
+                self.tray.notify("Manifest not archived", note, error=True)
             return
         text = (
             f"Loaded {loaded.version} as #{loaded.manifest_id}: {loaded.rows:,} rows "
@@ -414,9 +501,12 @@ class Application(QObject):
         )
         panel.set_status(text, "ok")
         self._log(text)
-        self._set_tray("loaded", text)
-        if self.tray is not None and not self.window.isVisible():
-            self.tray.notify("New manifest loaded", text)
+        self._set_tray("loaded", f"{text}\n{note}" if note else text)
+        if hidden and self.tray is not None:
+            if note:
+                self.tray.notify("New manifest loaded, not archived", f"{text}\n{note}", error=True)
+            else:
+                self.tray.notify("New manifest loaded", text)
         viewer = self.window.viewer
         refresh = getattr(viewer, "refresh", None)
         if callable(refresh):
@@ -426,6 +516,9 @@ class Application(QObject):
     def _on_job_failed(self, kind: str, error: object, details: str) -> None:
         panel = self.window.version_panel
         self.window.progress_panel.stop()
+        service = self._job_service
+        if service is not None and kind in WARNING_KINDS:
+            self._show_warnings(list(service.warnings))
         if isinstance(error, CancelledError):
             elapsed = self.runner.cancel_requested_at
             panel.set_status(str(error), "neutral")
@@ -453,6 +546,8 @@ class Application(QObject):
 
     @Slot(str)
     def _on_job_finished(self, kind: str) -> None:
+        self._job_service = None
+        self._job_version = None
         self.window.set_busy(False)
         if self.tray is not None:
             self.tray.set_busy(False)
@@ -554,6 +649,7 @@ class Application(QObject):
         else:
             # Same database: the service only needs the new settings (language, root...).
             self.service.settings = new.validated()
+        self._show_upload_row()
         self._show_database_description()
 
     def _switch_service(self, settings: Settings) -> None:
@@ -561,12 +657,21 @@ class Application(QObject):
         self.service = self._factory(settings, self.secrets)
         new = self.service
         self._log(f"Database: {self._database_words()}.")
+        # The viewer asks database_url() (now the new service's) when it connects again.
+        viewer = self.window.viewer
+        switch = getattr(viewer, "switch_database", None)
+        if callable(switch):
+            switch()
 
         def function(progress: Progress) -> Any:
             old.close()  # stops the old embedded server, in the worker
             return new.status()
 
         self.runner.start("status", function)
+
+    def _show_upload_row(self) -> None:
+        """The Upload bar exists for the S3 archive: shown only while a bucket is set."""
+        self.window.progress_panel.set_stage_visible("upload", bool(self.settings.s3_bucket))
 
     def _show_database_description(self) -> None:
         self.window.database_label.setText(f"Database: {self._database_words()}")

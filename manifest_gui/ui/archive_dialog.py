@@ -52,11 +52,7 @@ class ArchiveDialog(QDialog):
         self.resize(760, 420)
         self._service = service
         self._manifests: list[ArchivedManifest] = []
-        self._runner = JobRunner(self, name="archive-list")
-        self._runner.succeeded.connect(self._on_listed)
-        self._runner.failed.connect(self._on_failed)
-        self._runner.busyChanged.connect(self._update_buttons)
-        self._runner.finished.connect(self._on_finished)
+        self._runner = self._new_runner()
         self._outcome: tuple[bool, int | str] | None = None  # reported once the thread ended
 
         self.status_label = QLabel()
@@ -97,6 +93,14 @@ class ArchiveDialog(QDialog):
         layout.addWidget(self.buttons)
         self._update_buttons()
         self.refresh()
+
+    def _new_runner(self) -> JobRunner:
+        runner = JobRunner(self, name="archive-list")
+        runner.succeeded.connect(self._on_listed)
+        runner.failed.connect(self._on_failed)
+        runner.busyChanged.connect(self._update_buttons)
+        runner.finished.connect(self._on_finished)
+        return runner
 
     # Listing -------------------------------------------------------------------------------
     @Slot()
@@ -194,6 +198,10 @@ class ArchiveDialog(QDialog):
         self.load_button.setEnabled(not busy and self.selected_key() is not None)
 
     def done(self, result: int) -> None:
-        # Join the listing thread before the dialog (its parent) can be deleted.
-        self._runner.shutdown()
+        # Closing never waits for a listing (S3 can be slow to answer): a running one ends on
+        # its own in a detached runner that outlives the dialog and reports to nobody.
+        if self._runner.detach():
+            self._outcome = None
+            self._runner = self._new_runner()
+            self._update_buttons()
         super().done(result)

@@ -3,6 +3,8 @@ the local cache's size with "Clear cache".
 
 Nothing secret is entered here: credentials come from boto3's chain (environment, ~/.aws
 profiles, instance roles); only the profile's name is stored.
+
+"Clear cache" deletes files (hundreds of MB each) in a worker thread, never in the GUI thread.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from PySide6.QtWidgets import (
 from ..engine.archive import list_profiles
 from ..engine.cache import ManifestCache
 from ..engine.errors import ConfigurationError
+from ..engine.progress import Progress
 from ..engine.settings import ENVIRONMENT, Settings
 from .formatting import size as format_size
+from .workers import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +54,14 @@ def _hint(text: str) -> QLabel:
 class ArchiveSettingsWidget(QWidget):
     """A form section; the settings dialog calls apply_to() when OK is pressed."""
 
-    cacheCleared = Signal(int)  # bytes freed
+    cacheCleared = Signal(int)  # bytes freed; emitted once the size shown is the new one
 
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("archiveSettings")
         self._settings = settings
         self._cache = ManifestCache(settings.cache_path, settings.cache_days)
+        self._runner = self._new_runner()
         form = QFormLayout(self)
 
         self.bucket_edit = QLineEdit(settings.s3_bucket or "")
@@ -146,22 +151,62 @@ class ArchiveSettingsWidget(QWidget):
             widget.setToolTip(f"Set by the environment variable {_variable(field)}.")
 
     # Cache ---------------------------------------------------------------------------------
+    def _new_runner(self) -> JobRunner:
+        runner = JobRunner(self, name="clear-cache")
+        runner.succeeded.connect(self._on_cleared)
+        runner.failed.connect(self._on_clear_failed)
+        return runner
+
     def cache_size(self) -> int:
         return self._cache.size()
 
     @Slot()
     def refresh_cache_size(self) -> None:
-        size = self.cache_size()
+        # The cache holds a few files (pruned after a week): a handful of stat() calls.
+        if not self._runner.busy:
+            self._show_size(self.cache_size())
+
+    def _show_size(self, size: int) -> None:
         self.cache_size_label.setText("empty" if size == 0 else format_size(size))
         self.clear_cache_button.setEnabled(size > 0)
 
+    @property
+    def clearing(self) -> bool:
+        return self._runner.busy
+
     @Slot()
-    def clear_cache(self) -> None:
-        """Delete the cached downloads; they are downloaded again when needed."""
-        freed = self._cache.clear()
+    def clear_cache(self) -> bool:
+        """Delete the cached downloads in a worker; they are downloaded again when needed.
+        cacheCleared(bytes freed) follows. False when a clear is already running."""
+        cache = self._cache
+
+        def run(_progress: Progress) -> tuple[int, int]:
+            return cache.clear(), cache.size()
+
+        if not self._runner.start("clear-cache", run):
+            return False
+        self.clear_cache_button.setEnabled(False)
+        self.cache_size_label.setText("clearing…")
+        return True
+
+    @Slot(str, object)
+    def _on_cleared(self, _kind: str, result: object) -> None:
+        assert isinstance(result, tuple)
+        freed, size = int(result[0]), int(result[1])
         log.info("Cleared the cache: %d bytes freed", freed)
-        self.refresh_cache_size()
+        self._show_size(size)
         self.cacheCleared.emit(freed)
+
+    @Slot(str, object, str)
+    def _on_clear_failed(self, _kind: str, error: object, details: str) -> None:
+        log.error("Clearing the cache failed: %s\n%s", error, details)
+        self.cache_size_label.setText(f"Clearing failed: {error}")
+        self.clear_cache_button.setEnabled(True)
+
+    def shutdown(self) -> None:
+        """The dialog closes: a running clear finishes on its own, nobody waits for it."""
+        if self._runner.detach():
+            self._runner = self._new_runner()
 
     # Result --------------------------------------------------------------------------------
     def apply_to(self, settings: Settings) -> Settings:

@@ -1,5 +1,6 @@
-"""One progress bar per stage (download bytes, extract bytes, load rows) with throughput and
-time left; a busy bar while a stage's total is unknown or its last step cannot be measured."""
+"""One progress bar per stage (download bytes, extract bytes, upload bytes, load rows) with
+throughput and time left; a busy bar while a stage's total is unknown or its last step cannot
+be measured. The upload row (to the S3 archive) shows only while a bucket is configured."""
 
 from __future__ import annotations
 
@@ -13,11 +14,17 @@ from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QProgressBar, QWid
 from ..engine.progress import ProgressEvent
 from .formatting import amount, duration, rate
 
+# In the order the engine runs them (upload to the archive comes after extract, before load).
 STAGES = (
     ("download", "Download:", "downloadProgressBar"),
     ("extract", "Extract:", "extractProgressBar"),
+    ("upload", "Upload:", "uploadProgressBar"),
     ("load", "Load:", "loadProgressBar"),
 )
+SKIPPED_WORDS = {
+    "upload": "not needed (already archived, or not a download)",
+}
+DEFAULT_SKIPPED = "not needed (cached or local file)"
 SCALE = 10_000  # bars count in 1/10,000ths: byte counts can pass QProgressBar's int range
 
 
@@ -25,6 +32,7 @@ SCALE = 10_000  # bars count in 1/10,000ths: byte counts can pass QProgressBar's
 class _Stage:
     bar: QProgressBar
     detail: QLabel
+    caption: QLabel
     started: float = 0.0
     running: bool = False
     ran: bool = False
@@ -53,11 +61,18 @@ class ProgressPanel(QGroupBox):
             grid.addWidget(caption, row, 0)
             grid.addWidget(bar, row, 1)
             grid.addWidget(detail, row, 2)
-            self.stages[stage] = _Stage(bar, detail)
+            self.stages[stage] = _Stage(bar, detail, caption)
+        self.set_stage_visible("upload", False)
         self.reset()
 
     def bar(self, stage: str) -> QProgressBar:
         return self.stages[stage].bar
+
+    def set_stage_visible(self, stage: str, visible: bool) -> None:
+        """Show or hide a stage's row (the upload row exists only with an S3 bucket)."""
+        state = self.stages[stage]
+        for widget in (state.caption, state.bar, state.detail):
+            widget.setVisible(visible)
 
     def reset(self) -> None:
         """Empty bars for a new job."""
@@ -113,7 +128,9 @@ class ProgressPanel(QGroupBox):
         state.detail.setText(words)
 
     def _mark_skipped(self, stage: str) -> None:
-        """Earlier stages that never ran were served from the cache (or not needed)."""
+        """Earlier stages that never ran were served from the cache (or not needed); one that
+        started but never finished gave up (e.g. a failed upload to the archive, which is only
+        a warning: the load goes ahead)."""
         for name, state in self.stages.items():
             if name == stage:
                 break
@@ -121,17 +138,30 @@ class ProgressPanel(QGroupBox):
                 state.bar.setRange(0, SCALE)
                 state.bar.setValue(0)
                 state.bar.setFormat("")
-                state.detail.setText("not needed (cached or local file)")
+                state.detail.setText(SKIPPED_WORDS.get(name, DEFAULT_SKIPPED))
+            elif state.running:
+                self._stop(state)
+
+    def set_note(self, stage: str, text: str) -> None:
+        """Replace a stage's detail text (e.g. why the upload failed)."""
+        state = self.stages[stage]
+        if state.running:
+            self._stop(state)
+        state.detail.setText(text)
 
     def stop(self) -> None:
         """The job ended early: no bar keeps spinning."""
         for state in self.stages.values():
             if state.running:
-                state.running = False
-                if state.bar.maximum() == 0:
-                    state.bar.setRange(0, SCALE)
-                    state.bar.setValue(0)
-                state.detail.setText(state.detail.text().split(" · ")[0] + " · stopped")
+                self._stop(state)
+
+    @staticmethod
+    def _stop(state: _Stage) -> None:
+        state.running = False
+        if state.bar.maximum() == 0:
+            state.bar.setRange(0, SCALE)
+            state.bar.setValue(0)
+        state.detail.setText(state.detail.text().split(" · ")[0] + " · stopped")
 
 
 def _short(value: int, unit: str) -> str:

@@ -442,5 +442,8 @@ class SettingsDialog(QDialog):
         super().accept()
 
     def done(self, result: int) -> None:
-        self._tester.shutdown(2000)
+        # A connection test or a cache clear still running ends on its own: closing never waits.
+        self._tester.detach()
+        if self.archive_widget is not None:
+            self.archive_widget.shutdown()
         super().done(result)

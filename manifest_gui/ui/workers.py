@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -24,6 +25,25 @@ from ..engine.progress import Progress, ProgressEvent
 log = logging.getLogger(__name__)
 
 JobFunction = Callable[[Progress], Any]
+
+
+def cancel_in_background(progress: Progress, name: str = "cancel") -> threading.Thread:
+    """Run `progress.cancel()` in a short-lived daemon thread and return it.
+
+    Why: cancel() runs the engine's registered callbacks in the calling thread, and some are
+    network round trips (psycopg's cancel_safe, closing a socket): the GUI thread must not
+    wait for them. The cancel flag itself is set within microseconds of the thread starting.
+    """
+
+    def run() -> None:
+        try:
+            progress.cancel()
+        except Exception:  # a callback failed: the job still sees the flag
+            log.warning("A cancel callback failed", exc_info=True)
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread
 
 
 class Job(QObject):
@@ -74,6 +94,9 @@ class JobRunner(QObject):
         self._job: Job | None = None
         self._thread: QThread | None = None
         self._kind = ""
+        self._cancel_requested = False
+        self._cancel_thread: threading.Thread | None = None
+        self._detached = False
         self.cancel_requested_at: float | None = None
 
     @property
@@ -86,7 +109,12 @@ class JobRunner(QObject):
 
     @property
     def cancelling(self) -> bool:
-        return self._job is not None and self._job.progress.cancelled
+        return self._job is not None and (self._cancel_requested or self._job.progress.cancelled)
+
+    @property
+    def progress(self) -> Progress | None:
+        """The running job's progress and cancel handle (None when idle)."""
+        return self._job.progress if self._job is not None else None
 
     def start(self, kind: str, function: JobFunction) -> bool:
         """Start `function(progress)` in a worker thread; False (and nothing done) when busy."""
@@ -104,6 +132,7 @@ class JobRunner(QObject):
         job.done.connect(thread.quit)
         thread.finished.connect(self._on_thread_finished)
         self._job, self._thread, self._kind = job, thread, kind
+        self._cancel_requested = False
         self.cancel_requested_at = None
         self.started.emit(kind)
         self.busyChanged.emit(True)
@@ -111,10 +140,16 @@ class JobRunner(QObject):
         return True
 
     def cancel(self) -> None:
-        """Ask the running job to stop; the engine raises CancelledError and rolls back."""
-        if self._job is not None and not self._job.progress.cancelled:
+        """Ask the running job to stop; the engine raises CancelledError and rolls back.
+
+        Returns at once: the handle's cancel (flag and callbacks such as a database cancel
+        request) runs in a short-lived thread, so the caller (the GUI thread) never blocks."""
+        if self._job is not None and not self.cancelling:
+            self._cancel_requested = True
             self.cancel_requested_at = time.monotonic()
-            self._job.progress.cancel()  # thread-safe: sets an event and wakes blocked reads
+            self._cancel_thread = cancel_in_background(
+                self._job.progress, f"{self._name}-{self._kind}-cancel"
+            )
 
     # Relays: these slots run in the GUI thread (the runner lives there). ----------------------
     @Slot(object)
@@ -143,6 +178,9 @@ class JobRunner(QObject):
         thread.deleteLater()
         self.finished.emit(kind)
         self.busyChanged.emit(False)
+        if self._detached:
+            _DETACHED.discard(self)
+            self.deleteLater()
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Cancel and join the running job (at quit and test teardown); True when joined."""
@@ -156,6 +194,43 @@ class JobRunner(QObject):
             with contextlib.suppress(RuntimeError, TypeError):
                 thread.finished.disconnect(self._on_thread_finished)
             self._release()
+            canceller = self._cancel_thread
+            if canceller is not None:  # its callbacks are bounded (e.g. a 2 s cancel timeout)
+                canceller.join(timeout_ms / 1000)
         else:
             log.warning("The %s job did not stop within %d ms", self._kind, timeout_ms)
         return joined
+
+    def detach(self) -> bool:
+        """Let the running job end on its own, with nobody waiting for it: cancel it, silence
+        the runner's signals (the owner may be gone when the job ends), drop the parent, and
+        delete the runner once its thread has ended. For dialogs that close while a job runs
+        (a listing, a connection test): done() returns at once instead of joining the thread.
+        False (nothing done) when no job runs; the owner may then delete the runner itself."""
+        if self._job is None:
+            return False
+        self.cancel()
+        self.blockSignals(True)  # _release still runs on the thread's finished signal
+        self._detached = True
+        self.setParent(None)
+        _DETACHED.add(self)  # keeps it (and its QThread) alive until the thread ends
+        return True
+
+
+# Runners whose owner went away while their job still ran (see JobRunner.detach).
+_DETACHED: set[JobRunner] = set()
+
+
+def detached_runners() -> int:
+    """How many detached jobs are still running."""
+    return len(_DETACHED)
+
+
+def wait_for_detached(timeout_ms: int = 10_000) -> bool:
+    """Join the detached jobs (at quit): a QThread must not be destroyed while it runs."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    joined = True
+    for runner in list(_DETACHED):
+        left = max(0, int((deadline - time.monotonic()) * 1000))
+        joined = runner.shutdown(left) and joined
+    return joined

@@ -1,5 +1,6 @@
 """Fixtures for the window tests: an in-memory keyring, the Application wired to the fake
-Bungie.net and a real PostgreSQL, and helpers to wait for jobs.
+Bungie.net and a real PostgreSQL, a real S3 API (moto's server on 127.0.0.1, never AWS) for the
+archive, and helpers to wait for jobs.
 
 Jobs are awaited through Application.jobFinished, which is emitted in the GUI thread (waiting on
 a worker thread's own signals trips pytest-qt's killTimer warning, see platform notes).
@@ -7,22 +8,29 @@ a worker thread's own signals trips pytest-qt's killTimer warning, see platform 
 
 from __future__ import annotations
 
+import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import boto3
 import keyring.errors
 import psycopg
 import pytest
 from keyring.backend import KeyringBackend
+from moto.server import ThreadedMotoServer
 from PySide6.QtCore import QSettings
 
 from manifest_gui.app import Application
+from manifest_gui.engine import archive
 from manifest_gui.engine.bungie import BungieClient
 from manifest_gui.engine.secrets import SecretStore
 from manifest_gui.engine.service import ManifestService
 from manifest_gui.engine.settings import Settings
+from tests.archive.conftest import AWS_VARIABLES, DUMMY_KEY_ID, DUMMY_SECRET
 from tests.support.bungie_server import BungieServer
 from tests.support.manifest_factory import GeneratedManifest, ManifestFactory
 
@@ -178,3 +186,89 @@ def db_state(url: str) -> tuple[list[tuple[Any, ...]], int]:
             "SELECT count(*) FROM manifest.t_manifest WHERE deleted IS NULL"
         ).fetchone() or (0,)
         return versions, int(rows)
+
+
+# --------------------------------------------------------------------------- S3 (archive)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """http://127.0.0.1:<port> of one moto S3 server (a real S3 HTTP API) for the session."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials, empty AWS config files, no metadata service, one attempt per call:
+    nothing on the machine (a real ~/.aws, an instance role) can leak in."""
+    for name in AWS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    folder = tmp_path / "aws"
+    folder.mkdir()
+    (folder / "config").write_text("")
+    (folder / "credentials").write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(folder / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(folder / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", DUMMY_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET)
+    monkeypatch.setattr(archive, "ATTEMPTS", 1)
+
+
+@pytest.fixture
+def s3_bucket(moto_endpoint: str, aws_environment: None) -> str:
+    """A fresh, empty bucket on the moto server."""
+    name = f"manifest-gui-{uuid.uuid4().hex[:16]}"
+    client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    client.create_bucket(Bucket=name)
+    client.close()
+    return name
+
+
+class _SlowDenyingHandler(BaseHTTPRequestHandler):
+    """Answers like S3 for credentials without permission, but only after a delay."""
+
+    delay = 2.0
+    stopping: threading.Event
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+        b"<Message>Access Denied</Message><RequestId>TEST</RequestId></Error>"
+    )
+
+    def _deny(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self.stopping.wait(self.delay)
+        self.send_response(403)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(self.body)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _deny
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def slow_s3_endpoint(aws_environment: None) -> Iterator[str]:
+    """An S3-like endpoint on 127.0.0.1 that takes 2 s to deny each request (a slow link)."""
+    stopping = threading.Event()
+    handler = type("Handler", (_SlowDenyingHandler,), {"stopping": stopping})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    stopping.set()
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)

@@ -5,6 +5,12 @@ the GUI thread (the handle lives there, so callbacks never touch widgets from th
 tests never wait on a signal emitted from another thread). A tag names a stream of jobs (the
 search box): submitting with cancel_tag cancels that stream's queued jobs and interrupts its
 running query on the server (psycopg's cancel), so stale searches neither run nor answer.
+
+The server-side cancel is a network round trip, so it is sent from a short-lived thread, never
+from the GUI thread. It targets one job (its id is the token): the sender checks, under the
+worker's lock, that this job is still the one running and holds the lock until the server has
+taken the request (libpq waits for that), while the worker takes the same lock before it moves
+on. So a cancel meant for a stale query can never hit the next one.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ log = logging.getLogger(__name__)
 
 Job = Callable[[psycopg.Connection], Any]
 STATEMENT_TIMEOUT_MS = 60_000
+CANCEL_TIMEOUT_S = 2.0
 
 
 class _Worker(QObject):
@@ -42,28 +49,35 @@ class _Worker(QObject):
         self._url_provider = url_provider
         self._skip = skip
         self._conn: psycopg.Connection | None = None
+        # Held briefly by the worker when it starts or ends a job or drops its connection, and
+        # by a cancel sender for its whole check-and-send: never taken in the GUI thread.
         self._lock = threading.Lock()
-        self.current: int | None = None
+        self.current: int | None = None  # the running job's id; read without the lock
+        self._senders: list[threading.Thread] = []
 
     def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed:
+        conn = self._conn
+        if conn is None or conn.closed:
             conn = connect(self._url_provider(), read_only=True)
             # A session setting, not a write: no query of the viewer may run away.
             conn.execute(
                 "SELECT set_config('statement_timeout', %s, false)", (str(STATEMENT_TIMEOUT_MS),)
             )
             conn.commit()
-            self._conn = conn
-        return self._conn
+            with self._lock:
+                self._conn = conn
+        return conn
 
     @Slot(int, object)
     def run(self, job_id: int, fn: Job) -> None:
-        if self._skip(job_id):
-            emit(self.cancelled, job_id)
-            return
+        # Running first, then the skip check: a cancel that comes between them either sees
+        # this job running (and interrupts it) or is seen by the check (and it never runs).
         with self._lock:
             self.current = job_id
         try:
+            if self._skip(job_id):
+                emit(self.cancelled, job_id)
+                return
             result = fn(self._connection())
         except pg_errors.QueryCanceled:
             self._rollback()
@@ -91,13 +105,35 @@ class _Worker(QObject):
             with self._lock:
                 self.current = None
 
-    def cancel_running(self, job_ids: set[int]) -> None:
-        """Interrupt the running query if it is one of `job_ids` (called from the GUI thread)."""
+    def cancel_running(self, job_ids: set[int]) -> threading.Thread | None:
+        """Interrupt the running query if it is one of `job_ids`. Called from the GUI thread;
+        returns at once: the cancel request goes out from a short-lived thread (returned)."""
+        token = self.current  # one read: an int or None
+        if token is None or token not in job_ids:
+            return None
+        sender = threading.Thread(
+            target=self._send_cancel, args=(token,), name="viewer-cancel", daemon=True
+        )
+        self._senders = [thread for thread in self._senders if thread.is_alive()]
+        self._senders.append(sender)
+        sender.start()
+        return sender
+
+    def _send_cancel(self, token: int) -> None:
+        """In the sender thread: cancel job `token`'s query, if and only if it still runs."""
         with self._lock:
-            running = self.current in job_ids
             conn = self._conn
-        if running and conn is not None and not conn.closed:
-            conn.cancel_safe(timeout=2.0)
+            if self.current != token or conn is None or conn.closed:
+                return  # it ended already: the next query must not be hit
+            try:
+                conn.cancel_safe(timeout=CANCEL_TIMEOUT_S)
+            except Exception as exc:  # never escape a thread; the query then runs to its end
+                log.info("Could not cancel a viewer query: %s", exc)
+
+    def join_senders(self, timeout: float = CANCEL_TIMEOUT_S + 1) -> None:
+        for thread in self._senders:
+            thread.join(timeout)
+        self._senders = []
 
     def _rollback(self) -> None:
         if self._conn is not None and not self._conn.closed:
@@ -107,10 +143,11 @@ class _Worker(QObject):
                 self._drop_connection()
 
     def _drop_connection(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(psycopg.Error):
-                conn.close()
+        with self._lock:  # not while a cancel request is being sent on it
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                with contextlib.suppress(psycopg.Error):
+                    conn.close()
 
     @Slot()
     def close(self) -> None:
@@ -153,6 +190,11 @@ class QueryRunner(QObject):
     @property
     def busy(self) -> bool:
         return bool(self._callbacks)
+
+    @property
+    def running_job(self) -> int | None:
+        """The id of the job the worker runs now (None when idle)."""
+        return self._worker.current
 
     def submit(
         self,
@@ -229,6 +271,14 @@ class QueryRunner(QObject):
     def _on_cancelled(self, job_id: int) -> None:
         self._finish(job_id)
 
+    def reset(self) -> None:
+        """Drop every job and close the connection (after the running job): the next job
+        connects again, to the database url_provider() names then (after a switch)."""
+        if self._stopped:
+            return
+        self.cancel_all()
+        emit(self._close)
+
     def stop(self) -> None:
         """Cancel everything, close the connection and join the thread (idempotent)."""
         if self._stopped:
@@ -238,4 +288,5 @@ class QueryRunner(QObject):
         emit(self._close)
         self._thread.quit()
         self._thread.wait()
+        self._worker.join_senders()
         self._worker.close()

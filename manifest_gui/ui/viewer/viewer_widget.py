@@ -5,6 +5,8 @@ Three worker threads, each with its own read-only connection, so a slow query in
 never holds up another: rows (table pages and searches; stale searches cancelled on the
 server), detail (definitions, link resolution, table counts) and history. Exports run on a
 fourth thread of their own while they last. Call shutdown() (closeEvent does) to join them.
+After the app switches to another database, switch_database() drops the connections and shows
+the new database's content.
 """
 
 from __future__ import annotations
@@ -106,6 +108,29 @@ class ViewerWidget(QWidget):
             tag="tables",
             cancel_tag=True,
         )
+
+    @Slot()
+    def switch_database(self) -> None:
+        """The database changed (Settings): drop every query and connection of the old one,
+        forget what it showed, and load the new one's tables (now, or when first shown).
+
+        Each runner closes its connection after its running query (cancelled); the jobs
+        submitted afterwards connect again through url_provider(), which names the new
+        database by then."""
+        if self._shut_down:
+            return
+        for runner in (self.rows_runner, self.detail_runner, self.history_runner):
+            runner.reset()
+        self.detail.clear()
+        self.browse.rows_model.set_query(None)
+        history = self.history
+        history.versions_model.set_versions([])
+        history.changes_model.set_changes([])
+        history.rows_model.set_key(None)
+        history.diff_view.clear()
+        self.message.hide()
+        if self._refreshed:
+            self.refresh()
 
     def _on_tables(self, tables: list[TableInfo] | None) -> None:
         if tables is None:
