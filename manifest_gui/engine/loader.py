@@ -125,6 +125,9 @@ def load_manifest(
             for table in source.tables:
                 done = _load_table(conn, source, table, manifest_id, progress, done)
             _stage_removed_tables(conn, source, progress)
+            # Every row is read: say so now (not throttled away), so the window shows a busy bar
+            # while PostgreSQL builds indexes and applies the changes, not a bar stuck at 99%.
+            progress.update(source.total_rows, force=True)
             if deferred_indexes:
                 progress.message("Building indexes…")
                 for definition in deferred_indexes:

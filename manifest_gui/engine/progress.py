@@ -85,11 +85,15 @@ class Progress:
         self._last_emit = time.monotonic()
         self._emit(ProgressEvent(stage, 0, total, unit, detail))
 
-    def update(self, done: int, total: int | None = None, detail: str = "") -> None:
+    def update(
+        self, done: int, total: int | None = None, detail: str = "", *, force: bool = False
+    ) -> None:
+        """Report a position; at most every `interval` seconds unless `force` (e.g. the last
+        position before a long step that reports none)."""
         if total is not None:
             self._total = total
         now = time.monotonic()
-        if now - self._last_emit >= self._interval:
+        if force or now - self._last_emit >= self._interval:
             self._last_emit = now
             self._emit(ProgressEvent(self._stage, done, self._total, self._unit, detail))
 

@@ -337,3 +337,17 @@ def test_load_stage_starts_before_the_file_is_counted(
     assert loads[0].total is None and loads[0].done == 0
     assert loads[-1].finished and loads[-1].total == result.rows == manifest.total_rows
     assert all(event.total == manifest.total_rows for event in loads[1:])
+
+
+def test_every_row_read_is_reported_before_the_database_applies_them(
+    database_url: str, manifest_factory: ManifestFactory
+) -> None:
+    # With a throttled handle the last position would be swallowed and the window's bar would
+    # stand at 99% while indexes are built and changes applied.
+    manifest = manifest_factory.generate(seed=32, rows=300)
+    events: list[ProgressEvent] = []
+    load(database_url, manifest.path, "v1", Progress(events.append, interval=3600))
+    loads = [e for e in events if e.stage == "load"]
+    applying = next(i for i, e in enumerate(loads) if e.message and "Applying" in e.message)
+    before = [e for e in loads[:applying] if e.message is None]
+    assert before[-1].done == before[-1].total == manifest.total_rows and not before[-1].finished
