@@ -47,7 +47,7 @@ from .ui.main_window import MainWindow
 from .ui.scheduler import PollScheduler, now_local
 from .ui.settings_dialog import SettingsDialog
 from .ui.tray import TrayIcon
-from .ui.workers import JobRunner, wait_for_detached
+from .ui.workers import JobRunner, join_running_threads, wait_for_detached
 
 log = logging.getLogger(__name__)
 
@@ -250,6 +250,8 @@ class Application(QObject):
             self.tray.dispose()
         for dialog in self.error_dialogs:
             dialog.close()
+        if not join_running_threads():  # e.g. a settings dialog's clear-cache job
+            log.warning("A worker thread did not stop in time")
         self.service.close()
         log.info("%s stopped", APP_NAME)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         skip_or_fail(_NO_DISPLAY)
     if item.get_closest_marker("keyring") and not keyring_available():
         skip_or_fail(_NO_KEYRING)
+
+
+@pytest.fixture(autouse=True)
+def job_threads_end_with_their_test() -> Iterator[None]:
+    """A job a test left running (a closed dialog's listing, a widget's clear-cache) ends before
+    the next test: its QThread must not be destroyed mid-run by a later garbage collection."""
+    yield
+    workers = sys.modules.get("manifest_gui.ui.workers")  # only where the test used Qt
+    if workers is not None:
+        assert workers.join_running_threads(15_000), "a job thread still runs after the test"
 
 
 # --------------------------------------------------------------------------- isolation

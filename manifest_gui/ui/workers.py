@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from ..engine.errors import ManifestGuiError
 from ..engine.progress import Progress, ProgressEvent
@@ -129,8 +129,11 @@ class JobRunner(QObject):
         job.progressed.connect(self._on_progressed)
         job.succeeded.connect(self._on_succeeded)
         job.failed.connect(self._on_failed)
-        job.done.connect(thread.quit)
+        # Direct: the worker ends its own event loop, even while the GUI thread waits for it
+        # (queued, quit would wait for the GUI thread's event loop).
+        job.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         thread.finished.connect(self._on_thread_finished)
+        _keep_alive(thread, job)
         self._job, self._thread, self._kind = job, thread, kind
         self._cancel_requested = False
         self.cancel_requested_at = None
@@ -173,6 +176,7 @@ class JobRunner(QObject):
         if job is None or thread is None:
             return
         thread.wait()
+        _let_go(thread)
         self._job = self._thread = None
         job.deleteLater()
         thread.deleteLater()
@@ -215,6 +219,47 @@ class JobRunner(QObject):
         self.setParent(None)
         _DETACHED.add(self)  # keeps it (and its QThread) alive until the thread ends
         return True
+
+
+# Every started thread with its job, until the thread has ended. Why: the runner's owner (a
+# widget deleted with its parent, a closed dialog) can go before the job ends, and a QThread
+# destroyed while it runs aborts the whole process.
+_LIVE_THREADS: list[tuple[QThread, Job]] = []
+
+
+def _ended(thread: QThread) -> bool:
+    try:
+        return thread.isFinished()
+    except RuntimeError:  # its C++ object is already deleted
+        return True
+
+
+def _keep_alive(thread: QThread, job: Job) -> None:
+    _LIVE_THREADS[:] = [(t, j) for t, j in _LIVE_THREADS if not _ended(t)]
+    _LIVE_THREADS.append((thread, job))
+
+
+def _let_go(thread: QThread) -> None:
+    _LIVE_THREADS[:] = [(t, j) for t, j in _LIVE_THREADS if t is not thread]
+
+
+def running_threads() -> int:
+    """How many job threads have started and not yet ended."""
+    return sum(1 for thread, _job in _LIVE_THREADS if not _ended(thread))
+
+
+def join_running_threads(timeout_ms: int = 10_000) -> bool:
+    """Wait for every job thread to end (at quit, and after each test); True when all did."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    for thread, _job in list(_LIVE_THREADS):
+        left = max(0, int((deadline - time.monotonic()) * 1000))
+        if _ended(thread):
+            continue
+        thread.quit()  # its job is done or cancelled; end the event loop it may still be in
+        if not thread.wait(left):
+            return False
+    _LIVE_THREADS.clear()
+    return True
 
 
 # Runners whose owner went away while their job still ran (see JobRunner.detach).

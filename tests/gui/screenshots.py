@@ -69,6 +69,30 @@ def save(widget_or_pixmap: QWidget | QPixmap, name: str) -> None:
     print(f"wrote {path} ({pixmap.width()}x{pixmap.height()})")
 
 
+def s3_archive(work: Path) -> dict[str, str]:
+    """An S3 archive on moto's loopback server when moto is installed (the Upload bar shows)."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        return {}
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="screenshots",
+        AWS_SECRET_ACCESS_KEY="screenshots",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_CONFIG_FILE=str(work / "aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(work / "aws-credentials"),
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    import boto3
+
+    endpoint = f"http://{host}:{port}"
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="clan-manifests")
+    return {"s3_bucket": "clan-manifests", "s3_endpoint_url": endpoint}
+
+
 def main() -> int:
     if not os.environ.get("DISPLAY"):
         print("Run this under Xvfb (see the module docstring).", file=sys.stderr)
@@ -85,12 +109,15 @@ def main() -> int:
 
     with BungieServer() as bungie, start_server("pg15") as pg:
         bungie.publish(factory.content_file(first))
-        secrets = SecretStore(MemoryKeyring())
+        secrets = SecretStore()  # the OS keyring when there is one (gnome-keyring under dbus)
+        if not secrets.keyring_available():
+            secrets = SecretStore(MemoryKeyring())
         secrets.set_api_key("0123456789abcdef0123456789abcdef")
         settings = Settings(
             database_url=pg.create_database("shots"),
             bungie_root=bungie.base_url,
             data_dir=str(work / "data"),
+            **s3_archive(work),
         )
         app = Application(
             settings,
