@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import re
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -72,10 +72,6 @@ VERSION_STAGE_WORDS = {
     "upload": "archiving in S3…",
     "load": "loading into PostgreSQL…",
 }
-# ManifestService.update() says which version it loads, right after its check stage, as
-# f"Loading {version} ({content file name})." The engine offers no structured hook for the
-# check's answer within update(), so the window reads it from this message.
-LOADING_MESSAGE = re.compile(r"Loading (?P<version>.+) \((?P<name>[^()]+)\)\.")
 JOB_WORDS = {
     "check": "Checking Bungie.net…",
     "update": "Checking Bungie.net…",
@@ -388,8 +384,10 @@ class Application(QObject):
     @Slot(object)
     def _on_progress(self, event: ProgressEvent) -> None:
         if event.message:
-            self._on_message(event.message)
+            self._on_message(event)
             return
+        if event.stage == "check" and event.finished and isinstance(event.result, CheckResult):
+            self._on_checked(event.result)
         self.window.progress_panel.on_event(event)
         if event.done == 0 and not event.finished and event.stage in STAGE_WORDS:
             if not self.runner.cancelling:
@@ -398,25 +396,23 @@ class Application(QObject):
                 what = f" {event.detail}" if event.detail and event.stage != "load" else ""
                 self._log(f"{event.stage.capitalize()}{what}: {amount(event.total, event.unit)}.")
 
-    def _on_message(self, text: str) -> None:
-        kind = self.runner.kind
-        if kind in UPDATE_KINDS and self._job_version is None:
-            found = LOADING_MESSAGE.fullmatch(text)
-            if found:
-                self._on_update_found(kind, found["version"], found["name"])
-        # A best-effort failure (archiving) is in service.warnings before the engine says so.
-        fresh = self._fresh_warnings()
-        if any(warning in text for warning in fresh):
-            self._warnings_shown += len(fresh)
-            self._log(text, "warning")
+    def _on_message(self, event: ProgressEvent) -> None:
+        if event.level == "warning":  # a best-effort step (archiving) failed; the job goes on
+            if self.runner.kind in WARNING_KINDS:
+                self._warnings_shown += 1
+            self._log(event.message or "", "warning")
             return
-        self._log(text)
+        self._log(event.message or "")
 
-    def _on_update_found(self, kind: str, version: str, name: str) -> None:
-        """The check stage of an update has answered: show Bungie.net's version and that it is
+    def _on_checked(self, check: CheckResult) -> None:
+        """The check stage of an update has answered: show Bungie.net's version, and that it is
         being loaded now, not only when the whole job ends."""
+        kind = self.runner.kind
+        if kind not in UPDATE_KINDS or not (check.update_available or kind == "force"):
+            return
+        version = check.remote.version
         self._job_version = version
-        self.window.version_panel.show_remote(version, name, self._job_started or now_local())
+        self._show_check(check)
         if self.runner.cancelling:
             return
         head = f"Reloading {version}." if kind == "force" else f"Update available: {version}."
@@ -434,13 +430,6 @@ class Application(QObject):
             else f"Update available: {version};"
         )
         return f"{head} {VERSION_STAGE_WORDS[stage]}"
-
-    def _fresh_warnings(self) -> list[str]:
-        """The running job's warnings not yet shown (the list is appended to by the worker)."""
-        service = self._job_service
-        if service is None or self.runner.kind not in WARNING_KINDS:
-            return []
-        return list(service.warnings[self._warnings_shown :])
 
     def _show_warnings(self, warnings: list[str]) -> list[str]:
         """Log the job's warnings not shown yet, in the warning colour; return all of them."""
@@ -526,8 +515,6 @@ class Application(QObject):
             panel.set_status(str(error), "neutral")
             self._log(str(error), "warning")
             if elapsed is not None:
-                import time
-
                 log.info("Cancelled in %.2f s", time.monotonic() - elapsed)
             self._set_tray("idle", str(error))
             self._outcome = "cancelled"

@@ -25,6 +25,8 @@ class ProgressEvent:
     detail: str = ""  # e.g. the table being loaded
     message: str | None = None  # a log line rather than a position
     finished: bool = False
+    level: str = "info"  # of a message: "info", or "warning" for a best-effort step that failed
+    result: object = None  # on a stage's finished event, its outcome (check: the CheckResult)
 
 
 Listener = Callable[[ProgressEvent], None]
@@ -97,14 +99,22 @@ class Progress:
             self._last_emit = now
             self._emit(ProgressEvent(self._stage, done, self._total, self._unit, detail))
 
-    def finish(self, done: int | None = None, detail: str = "") -> None:
+    def finish(self, done: int | None = None, detail: str = "", *, result: object = None) -> None:
+        """Report the stage's end; `result` lets a front end act on its outcome at once (the
+        check's answer while an update goes on to download)."""
         final = done if done is not None else (self._total or 0)
         self._emit(
-            ProgressEvent(self._stage, final, self._total, self._unit, detail, finished=True)
+            ProgressEvent(
+                self._stage, final, self._total, self._unit, detail, finished=True, result=result
+            )
         )
 
     def message(self, text: str) -> None:
         self._emit(ProgressEvent(self._stage, message=text))
+
+    def warning(self, text: str) -> None:
+        """A message about a best-effort step that failed while the work goes on."""
+        self._emit(ProgressEvent(self._stage, message=text, level="warning"))
 
     def _emit(self, event: ProgressEvent) -> None:
         if self._listener is not None:

@@ -223,8 +223,9 @@ class ManifestService:
         remote = self.remote_manifest(progress)
         path = remote.content_path(self.settings.language)
         database = self.database_version()
-        progress.finish(0)
-        return CheckResult(RemoteVersion(remote.version, path), database, datetime.now(UTC))
+        result = CheckResult(RemoteVersion(remote.version, path), database, datetime.now(UTC))
+        progress.finish(0, result=result)
+        return result
 
     # Write side -----------------------------------------------------------------------------
     def update(self, *, force: bool = False, progress: Progress | None = None) -> LoadResult:
@@ -338,7 +339,7 @@ class ManifestService:
         except ArchiveError as exc:
             log.warning("Archiving failed: %s", exc)
             self.warnings.append(str(exc))
-            progress.message(f"Archiving failed; loading from the local file. {exc}")
+            progress.warning(f"Archiving failed; loading from the local file. {exc}")
 
     def archive_list(self) -> list[ArchivedManifest]:
         with self.archive() as archive:

@@ -12,6 +12,7 @@ import pytest
 from manifest_gui.engine.cache import manifest_stem
 from manifest_gui.engine.errors import ArchiveError, CancelledError
 from manifest_gui.engine.progress import Progress, ProgressEvent
+from manifest_gui.engine.service import CheckResult
 from manifest_gui.engine.settings import Settings
 from tests.support.bungie_server import BungieServer
 from tests.support.manifest_factory import ManifestFactory
@@ -52,6 +53,12 @@ def test_update_archives_the_extracted_manifest(
     assert head["Metadata"]["sha256"] == hashlib.sha256(sqlite_path.read_bytes()).hexdigest()
     stages = [e.stage for e in events if e.message is None]
     assert stages.index("upload") < stages.index("load")
+    # The check's answer reaches the front end before the download starts.
+    (checked,) = [e for e in events if e.stage == "check" and e.finished]
+    assert isinstance(checked.result, CheckResult) and checked.result.update_available
+    assert checked.result.remote.path == path
+    first_download = next(i for i, e in enumerate(events) if e.stage == "download")
+    assert events.index(checked) < first_download
 
 
 def test_update_goes_ahead_when_archiving_fails(
@@ -63,13 +70,22 @@ def test_update_goes_ahead_when_archiving_fails(
     publish(bungie_server, manifest_factory)
     down = dataclasses.replace(service_settings, s3_endpoint_url=refused_url)
     messages: list[str] = []
+    events: list[ProgressEvent] = []
+
+    def listener(event: ProgressEvent) -> None:
+        record_messages(messages)(event)
+        events.append(event)
+
     with make_service(down) as service:
-        result = service.update(progress=Progress(record_messages(messages)))
+        result = service.update(progress=Progress(listener))
         assert result.loaded and result.manifest_id is not None
         (warning,) = service.warnings
     assert warning.startswith("Cannot reach the S3 endpoint 127.0.0.1:")
     assert DUMMY_SECRET not in warning
     assert any(warning in m for m in messages)
+    # Front ends tell the warning from ordinary messages by its level, not by its words.
+    (flagged,) = [e for e in events if e.level == "warning"]
+    assert flagged.message is not None and warning in flagged.message
 
 
 def test_cancelled_upload_cancels_the_update(
