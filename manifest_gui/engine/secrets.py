@@ -46,7 +46,10 @@ class SecretStore:
 
     def backend_name(self) -> str:
         backend = self.backend
-        return getattr(backend, "name", type(backend).__name__)
+        chained = getattr(backend, "backends", None)
+        if chained:  # keyring's chainer: name the backend it stores into (its first)
+            backend = chained[0]
+        return str(getattr(backend, "name", type(backend).__name__))
 
     def get(self, entry: str) -> str | None:
         if entry in self._session:

@@ -142,6 +142,19 @@ def test_secret_store_round_trip_and_session_only(monkeypatch: pytest.MonkeyPatc
     assert store.api_key() is None
 
 
+def test_keyring_name_is_the_backend_that_stores_the_key() -> None:
+    import keyring.backends.chainer
+
+    memory = MemoryKeyring()
+    assert SecretStore(memory).backend_name() == memory.name
+
+    class Chained(keyring.backends.chainer.ChainerBackend):
+        backends = [memory, keyring.backends.fail.Keyring()]  # noqa: RUF012
+
+    # Settings says where the key goes, not "chainer".
+    assert SecretStore(Chained()).backend_name() == memory.name
+
+
 def test_no_keyring_says_so_and_offers_this_run_only() -> None:
     store = SecretStore(keyring.backends.fail.Keyring())
     assert not store.keyring_available()
