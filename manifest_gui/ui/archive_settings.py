@@ -55,6 +55,7 @@ class ArchiveSettingsWidget(QWidget):
     """A form section; the settings dialog calls apply_to() when OK is pressed."""
 
     cacheCleared = Signal(int)  # bytes freed; emitted once the size shown is the new one
+    cacheMeasured = Signal(int)  # bytes; the size shown comes from a worker (disks may be slow)
 
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -62,6 +63,7 @@ class ArchiveSettingsWidget(QWidget):
         self._settings = settings
         self._cache = ManifestCache(settings.cache_path, settings.cache_days)
         self._runner = self._new_runner()
+        self._size_runner = self._new_size_runner()
         form = QFormLayout(self)
 
         self.bucket_edit = QLineEdit(settings.s3_bucket or "")
@@ -157,14 +159,39 @@ class ArchiveSettingsWidget(QWidget):
         runner.failed.connect(self._on_clear_failed)
         return runner
 
+    def _new_size_runner(self) -> JobRunner:
+        runner = JobRunner(self, name="cache-size")
+        runner.succeeded.connect(self._on_measured)
+        runner.failed.connect(self._on_measure_failed)
+        return runner
+
     def cache_size(self) -> int:
         return self._cache.size()
 
     @Slot()
     def refresh_cache_size(self) -> None:
-        # The cache holds a few files (pruned after a week): a handful of stat() calls.
+        """Measure the cache in a worker; cacheMeasured(bytes) follows."""
+        if self._runner.busy:  # a clear shows the new size when it ends
+            return
+        cache = self._cache
+        if self._size_runner.start("cache-size", lambda _progress: cache.size()):
+            self.cache_size_label.setText("measuring…")
+            self.clear_cache_button.setEnabled(False)
+
+    @Slot(str, object)
+    def _on_measured(self, _kind: str, size: object) -> None:
+        if self._runner.busy:  # a clear started meanwhile: its result is the newer one
+            return
+        assert isinstance(size, int)
+        self._show_size(size)
+        self.cacheMeasured.emit(size)
+
+    @Slot(str, object, str)
+    def _on_measure_failed(self, _kind: str, error: object, details: str) -> None:
+        log.warning("Measuring the cache failed: %s\n%s", error, details)
         if not self._runner.busy:
-            self._show_size(self.cache_size())
+            self.cache_size_label.setText("unknown")
+            self.clear_cache_button.setEnabled(True)
 
     def _show_size(self, size: int) -> None:
         self.cache_size_label.setText("empty" if size == 0 else format_size(size))
@@ -207,6 +234,8 @@ class ArchiveSettingsWidget(QWidget):
         """The dialog closes: a running clear finishes on its own, nobody waits for it."""
         if self._runner.detach():
             self._runner = self._new_runner()
+        if self._size_runner.detach():
+            self._size_runner = self._new_size_runner()
 
     # Result --------------------------------------------------------------------------------
     def apply_to(self, settings: Settings) -> Settings:

@@ -113,8 +113,13 @@ def test_cache_size_and_clear(qtbot: QtBot, tmp_path: Path) -> None:
     cached = settings.cache_path / "en" / "world_sql_content_x.sqlite3"
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"x" * 3 * 1024 * 1024)
+    # Measured in a worker: the dialog opens at once whatever the disk.
     widget = ArchiveSettingsWidget(settings)
     qtbot.addWidget(widget)
+    assert widget.cache_size_label.text() == "measuring…"
+    with qtbot.waitSignal(widget.cacheMeasured, timeout=10_000) as measured:
+        pass
+    assert measured.args == [3 * 1024 * 1024]
     assert widget.cache_size_label.text() == "3.0 MB"
     assert widget.clear_cache_button.isEnabled()
 

@@ -199,7 +199,7 @@ def test_clear_cache_runs_in_a_worker_and_closing_settings_never_waits(
     # Clearing, and the new size, come from a worker.
     dialog = app.open_settings()
     widget = dialog.archive_widget
-    assert widget.cache_size_label.text() == "2.0 MB"
+    qtbot.waitUntil(lambda: widget.cache_size_label.text() == "2.0 MB", timeout=10_000)
     started = time.monotonic()
     with qtbot.waitSignal(widget.cacheCleared, timeout=10_000) as cleared:
         widget.clear_cache_button.click()
