@@ -28,6 +28,7 @@ import botocore.exceptions
 import botocore.session
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
+from s3transfer.exceptions import RetriesExceededError
 from s3transfer.futures import TransferFuture
 from s3transfer.manager import TransferManager
 from s3transfer.subscribers import BaseSubscriber
@@ -207,10 +208,13 @@ class S3Archive:
             try:
                 reply = self._client.get_bucket_lifecycle_configuration(Bucket=self.bucket)
                 rules: list[Any] = list(reply.get("Rules", []))
+                # A bucket-wide setting that the put would otherwise reset to S3's default.
+                minimum_size = reply.get("TransitionDefaultMinimumObjectSize")
             except botocore.exceptions.ClientError as exc:
                 if _code(exc) != "NoSuchLifecycleConfiguration":
                     raise
                 rules = []
+                minimum_size = None
         wanted = {
             "ID": self.rule_id,
             "Filter": {"Prefix": self.prefix + "/"},
@@ -229,9 +233,16 @@ class S3Archive:
         else:
             rules.append(wanted)
         with self._errors("writing the bucket's lifecycle rule"):
-            self._client.put_bucket_lifecycle_configuration(
-                Bucket=self.bucket, LifecycleConfiguration={"Rules": rules}
-            )
+            if minimum_size:
+                self._client.put_bucket_lifecycle_configuration(
+                    Bucket=self.bucket,
+                    LifecycleConfiguration={"Rules": rules},
+                    TransitionDefaultMinimumObjectSize=minimum_size,
+                )
+            else:
+                self._client.put_bucket_lifecycle_configuration(
+                    Bucket=self.bucket, LifecycleConfiguration={"Rules": rules}
+                )
         log.info(
             "Set lifecycle rule %s: expire %s/ after %d days", self.rule_id, self.prefix, self.days
         )
@@ -446,6 +457,20 @@ class S3Archive:
             raise ArchiveError(self._describe(exc, action)) from None
         except botocore.exceptions.BotoCoreError as exc:
             raise ArchiveError(self._describe(exc, action)) from None
+        except RetriesExceededError:
+            # s3transfer retried a download whose connection kept breaking off, then gave up.
+            raise ArchiveError(
+                f"The connection to the S3 endpoint {self.endpoint} kept breaking off while "
+                f"{action}; check the network and try again."
+            ) from None
+        except OSError as exc:
+            # The local side: a full disk or an unreadable file, never the network (boto wraps
+            # those in BotoCoreError).
+            where = f" ({Path(exc.filename).name})" if exc.filename else ""
+            raise ArchiveError(
+                f"A local file error stopped the archive while {action}: "
+                f"{exc.strerror or exc}{where}."
+            ) from None
 
     def _describe(self, exc: Exception, action: str) -> str:
         bucket = self.bucket

@@ -222,7 +222,15 @@ class BungieClient:
     ) -> Path:
         name = path_name(url)
         try:
-            reply = self._session.get(url, params=query, stream=True, timeout=self._timeout)
+            # A zip gains nothing from gzip in transit; asking for it as it is keeps
+            # Content-Length equal to the bytes written.
+            reply = self._session.get(
+                url,
+                params=query,
+                stream=True,
+                timeout=self._timeout,
+                headers={"Accept-Encoding": "identity"},
+            )
         except requests.RequestException as exc:
             raise NetworkError(describe_network_error(exc, self.host)) from None
         with contextlib.closing(reply):
@@ -238,13 +246,15 @@ class BungieClient:
             progress.start("download", total, "bytes", name)
             stop_reading = _abort_on_cancel(reply, progress)
             progress_done = 0
+            # Should a server compress anyway, Content-Length and progress count wire bytes.
+            encoded = reply.headers.get("Content-Encoding", "identity").lower() != "identity"
             partial = destination.with_name(destination.name + ".part")
             try:
                 with open(partial, "wb") as out:
                     for chunk in reply.iter_content(CHUNK):
                         progress.check_cancelled()
                         out.write(chunk)
-                        progress_done += len(chunk)
+                        progress_done = reply.raw.tell() if encoded else progress_done + len(chunk)
                         progress.update(progress_done)
                 progress.check_cancelled()
                 if total is not None and progress_done != total:

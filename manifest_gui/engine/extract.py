@@ -7,6 +7,7 @@ truncated archive, a member that is not SQLite.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import zipfile
@@ -32,7 +33,8 @@ def extract_content(archive: Path, destination: Path, progress: Progress) -> Pat
     name = archive.name
     try:
         zip_file = zipfile.ZipFile(archive)
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, EOFError, UnicodeDecodeError, ValueError):
+        # A central directory that is garbage or names that do not decode: no usable archive.
         raise BadManifestFileError(f"{name} is not a zip archive (corrupt or truncated).") from None
     except OSError as exc:
         raise BadManifestFileError(f"Cannot read {name}: {exc.strerror or exc}.") from None
@@ -78,10 +80,35 @@ def extract_content(archive: Path, destination: Path, progress: Progress) -> Pat
                     f"{name} is truncated ({done:,} of {declared:,} bytes extracted)."
                 )
             os.replace(partial, destination)
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError, UnicodeDecodeError, ValueError) as exc:
             partial.unlink(missing_ok=True)
             raise BadManifestFileError(
                 f"{name} is corrupt or truncated ({_reason(exc)})."
+            ) from None
+        except NotImplementedError:
+            # zipfile's word for a compression method it cannot read (Bungie uses deflate).
+            partial.unlink(missing_ok=True)
+            raise BadManifestFileError(
+                f"{name} uses a compression method this tool cannot read "
+                f"(method {member.compress_type}); a manifest is deflated."
+            ) from None
+        except RuntimeError:
+            # zipfile raises a bare RuntimeError for an encrypted member.
+            partial.unlink(missing_ok=True)
+            raise BadManifestFileError(f"{name} is encrypted; a manifest is a plain zip.") from None
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise BadManifestFileError(
+                    f"The disk filled up while extracting {name}; free some space and retry."
+                ) from None
+            if exc.filename is None:
+                # Raised by the zip reader itself (e.g. a seek past the end): a broken archive.
+                raise BadManifestFileError(
+                    f"{name} is corrupt or truncated ({exc.strerror or exc})."
+                ) from None
+            raise BadManifestFileError(
+                f"Cannot extract {name}: {exc.strerror or exc} ({Path(exc.filename).name})."
             ) from None
         except BaseException:
             partial.unlink(missing_ok=True)

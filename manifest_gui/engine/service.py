@@ -242,9 +242,14 @@ class ManifestService:
         progress.message(f"Loading {remote.version} ({path_name(remote.path)}).")
         sqlite_path = self.fetch(remote, progress)
         self._archive_best_effort(sqlite_path, remote, progress)  # archive (issue 5)
-        result = self.load_sqlite(
-            sqlite_path, remote.version, remote.path, progress, skip_if_current=not force
-        )
+        try:
+            result = self.load_sqlite(
+                sqlite_path, remote.version, remote.path, progress, skip_if_current=not force
+            )
+        except BadManifestFileError:
+            # Damage found only while reading rows: the next run must download it afresh.
+            self._discard_cached(remote.path)
+            raise
         self.cache().prune()  # archive (issue 5)
         return result
 
@@ -255,21 +260,33 @@ class ManifestService:
         content = cache.content_file(self.settings.language, remote.path)
         content.parent.mkdir(parents=True, exist_ok=True)
         sqlite_path = cache.sqlite_file(self.settings.language, remote.path)
-        if sqlite_path.exists():
-            progress.message(f"Using the cached {sqlite_path.name}.")
-            cache.touch(sqlite_path)
-            return sqlite_path
-        if not content.exists():
-            with self.bungie() as client:
-                client.download(remote.path, content, progress)
-        else:
-            progress.message(f"Using the cached {name}.")
-            cache.touch(content)
         try:
-            return extract_content(content, sqlite_path, progress)
+            if sqlite_path.exists():
+                progress.message(f"Using the cached {sqlite_path.name}.")
+                cache.touch(sqlite_path)
+            else:
+                if not content.exists():
+                    with self.bungie() as client:
+                        client.download(remote.path, content, progress)
+                else:
+                    progress.message(f"Using the cached {name}.")
+                    cache.touch(content)
+                extract_content(content, sqlite_path, progress)
+            # A SQLite header is not a manifest: make sure it has readable definition tables
+            # before it is archived or kept for the next run.
+            ManifestSource(sqlite_path).close()
         except BadManifestFileError:
-            content.unlink(missing_ok=True)  # never reuse a bad download
+            self._discard_cached(remote.path)  # never reuse a bad download
             raise
+        return sqlite_path
+
+    def _discard_cached(self, content_path: str) -> None:
+        cache = self.cache()
+        for path in (
+            cache.content_file(self.settings.language, content_path),
+            cache.sqlite_file(self.settings.language, content_path),
+        ):
+            path.unlink(missing_ok=True)
 
     def load_file(self, path: Path, progress: Progress | None = None) -> LoadResult:
         """Load a local .content zip or SQLite file; its version is its file name."""
@@ -369,12 +386,16 @@ class ManifestService:
                 cache.touch(sqlite_path)
             else:
                 archive.download(key, sqlite_path, progress)
-        result = self.load_sqlite(
-            sqlite_path,
-            archived.version,
-            archived.content_path,
-            progress,
-            skip_if_current=not force,
-        )
+        try:
+            result = self.load_sqlite(
+                sqlite_path,
+                archived.version,
+                archived.content_path,
+                progress,
+                skip_if_current=not force,
+            )
+        except BadManifestFileError:
+            self._discard_cached(archived.content_path)
+            raise
         self.cache().prune()
         return result

@@ -8,6 +8,7 @@ the machine (a real ~/.aws, an instance role) can leak in.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import threading
@@ -161,16 +162,61 @@ class _DenyingHandler(BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def _loopback_endpoint(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
 @pytest.fixture
 def denying_endpoint() -> Iterator[str]:
     """An S3-like endpoint on 127.0.0.1 that denies everything (moto enforces no IAM)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _DenyingHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with _loopback_endpoint(_DenyingHandler) as url:
+        yield url
+
+
+class _DroppingHandler(BaseHTTPRequestHandler):
+    """Knows one object, and drops every download of it halfway (a flaky network)."""
+
+    size = 50_000
+    protocol_version = "HTTP/1.1"
+
+    def do_HEAD(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(self.size))
+        self.send_header("Last-Modified", "Sat, 28 Nov 2026 12:00:00 GMT")
+        self.send_header("ETag", '"0123456789abcdef0123456789abcdef"')
+        self.send_header("x-amz-meta-version", "v1")
+        self.send_header("x-amz-meta-content-path", "/p/world_sql_content_drop.content")
+        self.send_header("x-amz-meta-sha256", "0" * 64)
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(self.size))
+        self.send_header("Last-Modified", "Sat, 28 Nov 2026 12:00:00 GMT")
+        self.send_header("ETag", '"0123456789abcdef0123456789abcdef"')
+        self.end_headers()
+        self.wfile.write(b"x" * 1000)
+        self.wfile.flush()
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def dropping_endpoint() -> Iterator[str]:
+    """An S3-like endpoint on 127.0.0.1 whose downloads always break off."""
+    with _loopback_endpoint(_DroppingHandler) as url:
+        yield url
 
 
 class MemoryKeyring(KeyringBackend):

@@ -168,6 +168,32 @@ def test_lifecycle_keeps_other_rules_and_updates_only_ours(
     assert [r["Expiration"] for r in rules[2:]] == [{"Days": 14}]
 
 
+def test_lifecycle_put_keeps_the_buckets_minimum_object_size(
+    settings: Settings, s3: S3Client, bucket: str
+) -> None:
+    # The put replaces the whole configuration, bucket-wide settings included: the value read
+    # must be sent back. (moto always answers all_storage_classes_128K, so the request is
+    # what this checks.)
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket,
+        LifecycleConfiguration={"Rules": [
+            {"ID": "logs", "Filter": {"Prefix": "logs/"}, "Status": "Enabled",
+             "Expiration": {"Days": 30}},
+        ]},
+    )  # fmt: skip
+    read = s3.get_bucket_lifecycle_configuration(Bucket=bucket)
+    sent: list[bytes | None] = []
+    with S3Archive(settings) as archive:
+        archive._client.meta.events.register(
+            "before-send.s3.PutBucketLifecycleConfiguration",
+            lambda request, **_: sent.append(
+                request.headers.get("x-amz-transition-default-minimum-object-size")
+            ),
+        )
+        assert archive.ensure_lifecycle() is True
+    assert sent == [read["TransitionDefaultMinimumObjectSize"].encode()]
+
+
 def test_lifecycle_rules_for_another_prefix_are_separate(
     settings: Settings, s3: S3Client, bucket: str
 ) -> None:
@@ -396,6 +422,18 @@ def test_endpoint_refused(settings: Settings, tmp_path: Path) -> None:
         upload(down, random_file(tmp_path / "m.sqlite3", 10))
     assert str(error.value).startswith(f"Cannot reach the S3 endpoint {url.split('//')[1]}")
     assert_one_sentence(error.value)
+
+
+def test_download_that_keeps_breaking_off(
+    settings: Settings, dropping_endpoint: str, tmp_path: Path
+) -> None:
+    flaky = dataclasses.replace(settings, s3_endpoint_url=dropping_endpoint)
+    destination = tmp_path / "out" / "m.sqlite3"
+    with S3Archive(flaky) as archive, pytest.raises(ArchiveError) as error:
+        archive.download("manifests/en/m.sqlite3", destination, Progress())
+    assert str(error.value).startswith("The connection to the S3 endpoint")
+    assert_one_sentence(error.value)
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_endpoint_url_with_user_info_is_not_shown(settings: Settings, tmp_path: Path) -> None:

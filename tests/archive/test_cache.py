@@ -26,6 +26,15 @@ def age(path: Path, days: float) -> None:
     os.utime(path, (when, when))
 
 
+def published(
+    bungie_server: BungieServer, content: Path, tmp_path: Path
+) -> tuple[Settings, RemoteVersion]:
+    """Release `content` on the stand-in; settings for a service that fetches it."""
+    path = bungie_server.publish(content)
+    settings = Settings(data_dir=str(tmp_path / "data"), bungie_root=bungie_server.base_url)
+    return settings, RemoteVersion(bungie_server.version, path["en"])
+
+
 def test_names_follow_the_content_path(tmp_path: Path) -> None:
     cache = ManifestCache(tmp_path)
     path = "/common/destiny2_content/sqlite/de/world_sql_content_abc.content"
@@ -74,9 +83,8 @@ def test_a_cached_content_path_is_not_downloaded_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("MANIFEST_GUI_API_KEY", "test-api-key")
-    path = bungie_server.publish(manifest_factory.content_file(manifest_factory.generate(rows=50)))
-    settings = Settings(data_dir=str(tmp_path / "data"), bungie_root=bungie_server.base_url)
-    remote = RemoteVersion(bungie_server.version, path["en"])
+    content = manifest_factory.content_file(manifest_factory.generate(rows=50))
+    settings, remote = published(bungie_server, content, tmp_path)
     with make_service(settings) as service:
         first = service.fetch(remote, Progress())
         assert len(bungie_server.content_requests) == 1
@@ -93,9 +101,8 @@ def test_a_reused_file_is_touched_so_the_next_prune_keeps_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("MANIFEST_GUI_API_KEY", "test-api-key")
-    path = bungie_server.publish(manifest_factory.content_file(manifest_factory.generate(rows=50)))
-    settings = Settings(data_dir=str(tmp_path / "data"), bungie_root=bungie_server.base_url)
-    remote = RemoteVersion(bungie_server.version, path["en"])
+    content = manifest_factory.content_file(manifest_factory.generate(rows=50))
+    settings, remote = published(bungie_server, content, tmp_path)
     with make_service(settings) as service:
         sqlite_path = service.fetch(remote, Progress())
         age(sqlite_path, 10)
@@ -122,3 +129,50 @@ def test_update_prunes_old_files_after_the_load(
         ".content",
         ".sqlite3",
     ]
+
+
+def test_a_download_that_is_not_a_manifest_is_not_kept(
+    bungie_server: BungieServer,
+    manifest_factory: ManifestFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from manifest_gui.engine.errors import BadManifestFileError
+    from tests.support.manifest_factory import write_content_zip
+
+    monkeypatch.setenv("MANIFEST_GUI_API_KEY", "test-api-key")
+    # A SQLite header followed by garbage: extraction accepts it, the manifest reader does not.
+    fake = tmp_path / "fake.sqlite3"
+    fake.write_bytes(b"SQLite format 3\x00" + b"\x5a" * 8192)
+    bad = write_content_zip(fake, tmp_path / "world_sql_content_bad.content")
+    settings, remote = published(bungie_server, bad, tmp_path)
+    with make_service(settings) as service:
+        cache = service.cache()
+        for attempt in (1, 2):
+            with pytest.raises(BadManifestFileError):
+                service.fetch(remote, Progress())
+            assert not cache.content_file("en", remote.path).exists()
+            assert not cache.sqlite_file("en", remote.path).exists()
+            assert len(bungie_server.content_requests) == attempt  # downloaded afresh
+
+
+def test_a_damaged_cached_database_is_dropped_and_fetched_again(
+    bungie_server: BungieServer,
+    manifest_factory: ManifestFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from manifest_gui.engine.errors import BadManifestFileError
+
+    monkeypatch.setenv("MANIFEST_GUI_API_KEY", "test-api-key")
+    content = manifest_factory.content_file(manifest_factory.generate(rows=50))
+    settings, remote = published(bungie_server, content, tmp_path)
+    with make_service(settings) as service:
+        sqlite_path = service.fetch(remote, Progress())
+        good = sqlite_path.read_bytes()
+        sqlite_path.write_bytes(good[:16] + b"\x00" * (len(good) - 16))  # disk damage
+        with pytest.raises(BadManifestFileError):
+            service.fetch(remote, Progress())
+        assert not sqlite_path.exists()
+        assert service.fetch(remote, Progress()).read_bytes() == good
+    assert len(bungie_server.content_requests) == 2

@@ -25,6 +25,7 @@ from tests.support.bungie_server import (
     BungieServer,
     delayed,
     error_envelope,
+    gzip_encoded,
     html_page,
     http_error,
     refused_url,
@@ -212,6 +213,23 @@ def test_download_404_after_release_is_retried_with_cache_busting(
     assert first.params == {}
     assert "cb" in second.params
     assert (tmp_path / "m.content").read_bytes() == data
+
+
+@pytest.mark.parametrize("when_asked_only", [True, False])
+def test_download_is_not_mistaken_for_cut_short_when_compressed_in_transit(
+    bungie_server: BungieServer, tmp_path: Path, when_asked_only: bool
+) -> None:
+    # Content-Length counts the bytes on the wire; requests hands out decoded bytes.
+    path, data = publish_bytes(bungie_server, 300_000)
+    bungie_server.queue(gzip_encoded(when_asked_only=when_asked_only), route="content")
+    events: list[ProgressEvent] = []
+    with client_for(bungie_server, attempts=1) as client:
+        client.download(path, tmp_path / "m.content", Progress(events.append, 0))
+    assert (tmp_path / "m.content").read_bytes() == data
+    assert events[-1].finished and events[-1].done == events[0].total
+    if when_asked_only:
+        # A zip is already compressed: the client asks for it as it is.
+        assert bungie_server.content_requests[0].header("Accept-Encoding") == "identity"
 
 
 def test_truncated_download_is_retried_then_fails(

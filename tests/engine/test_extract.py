@@ -142,3 +142,42 @@ def test_cancel_between_chunks(tmp_path: Path) -> None:
     with pytest.raises(CancelledError):
         extract_content(archive, tmp_path / "out.sqlite3", progress)
     assert not list(tmp_path.glob("out*"))
+
+
+def _patch_headers(archive: Path, *, flags: int = 0, method: int | None = None) -> None:
+    """Set general-purpose flag bits and/or the compression method in both zip headers."""
+    data = bytearray(archive.read_bytes())
+    for signature, flag_at, method_at in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
+        at = data.find(signature)
+        (current,) = struct.unpack_from("<H", data, at + flag_at)
+        struct.pack_into("<H", data, at + flag_at, current | flags)
+        if method is not None:
+            struct.pack_into("<H", data, at + method_at, method)
+    archive.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("flags", "method", "words"),
+    [
+        (0, 9, "compression method this tool cannot read \\(method 9\\)"),  # Deflate64
+        (0, 99, "compression method"),  # AES, as 7-Zip writes it
+        (0x1, None, "is encrypted"),
+        (0x800, None, "not a zip archive"),  # names flagged UTF-8 that do not decode
+    ],
+)
+def test_refuses_unreadable_members_in_a_sentence(
+    tmp_path: Path, flags: int, method: int | None, words: str
+) -> None:
+    database = make_sqlite(tmp_path / "db.sqlite3", rows=10)
+    name = "m\xff.content" if flags & 0x800 else "m.content"
+    archive = tmp_path / "m.content"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as writer:
+        info = zipfile.ZipInfo("m.content")
+        writer.writestr(info, database.read_bytes(), zipfile.ZIP_DEFLATED)
+    if flags & 0x800:
+        raw = archive.read_bytes().replace(b"m.content", name.encode("latin-1"))
+        archive.write_bytes(raw)
+    _patch_headers(archive, flags=flags, method=method)
+    with pytest.raises(BadManifestFileError, match=words):
+        extract_content(archive, tmp_path / "out.sqlite3", Progress())
+    assert not list(tmp_path.glob("out*"))

@@ -312,6 +312,32 @@ def test_embedded_database_starts_stops_and_recovers_after_a_kill(tmp_path: Path
     assert _postgres_running(pgdata) is None  # the leaked server was reused, then stopped
 
 
+def test_two_processes_starting_on_a_fresh_data_dir_both_succeed(tmp_path: Path) -> None:
+    # Two windows, or a window and a cron job, opened at once on a new machine: one runs
+    # initdb, the other waits for it and then shares the server.
+    data_dir = tmp_path / "data"
+    env = dict(os.environ, MANIFEST_GUI_DATA_DIR=str(data_dir), PYTHONPATH=str(REPO))
+    env.pop("MANIFEST_GUI_DATABASE_URL", None)
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "manifest_gui", "status", "--json"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for run in runs:
+        out, err = run.communicate(timeout=180)
+        assert run.returncode == 0, err
+        assert json.loads(out)["current"] is None
+    deadline = time.monotonic() + 15
+    while _postgres_running(data_dir / "postgres" / "data") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _postgres_running(data_dir / "postgres" / "data") is None
+
+
 def test_threads_asking_for_the_embedded_database_share_one_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

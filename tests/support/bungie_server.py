@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import gzip
 import hashlib
 import json
 import os
@@ -414,6 +415,31 @@ def corrupt(size: int | None = None, *, seed: int = 0) -> Action:
         ex.send_bytes(200, "application/octet-stream", data)
 
     return Action("corrupt", run)
+
+
+def gzip_encoded(*, when_asked_only: bool = True) -> Action:
+    """The normal answer gzip-compressed on the fly with Content-Encoding: gzip and the
+    compressed Content-Length, as a CDN does for a client that accepts gzip (or for every
+    client, with when_asked_only=False)."""
+
+    def run(ex: _Exchange) -> None:
+        accepted = (ex.record.header("Accept-Encoding") or "").lower()
+        if when_asked_only and "gzip" not in accepted:
+            ex.send_default()
+            return
+        status, content_type, chunks, _ = ex.default_body()
+        body = gzip.compress(b"".join(chunks()), compresslevel=1)
+        h = ex.handler
+        h.send_response(status)
+        h.send_header("Content-Type", content_type)
+        h.send_header("Content-Encoding", "gzip")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        ex.record.status = status
+        ex.write(body)
+        ex.record.completed = True
+
+    return Action("gzip", run)
 
 
 def disconnect() -> Action:
