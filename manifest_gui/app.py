@@ -542,9 +542,9 @@ class Application(QObject):
             self.tray.set_busy(False)
         outcome, self._outcome = self._outcome, "error"
         self.jobFinished.emit(kind, outcome)  # the runner is free again when this arrives
-        if self._pending_settings is not None:
+        if self._pending_settings is not None and not self._shut_down:
             pending, self._pending_settings = self._pending_settings, None
-            self._switch_service(pending)
+            self._update_service(pending)
 
     # Bugs ---------------------------------------------------------------------------------------
     def _show_bug(self, summary: str, details: str, error_name: str) -> ErrorDialog:
@@ -554,6 +554,10 @@ class Application(QObject):
         )
         self._log(f"Unexpected error: {summary}", "error")
         self._set_tray("failed", "An unexpected error happened; see the log.")
+        if self.tray is not None and not self.window.isVisible():
+            self.tray.notify(
+                "Unexpected error", f"{error_name}; details are in the log.", error=True
+            )
         dialog = ErrorDialog(summary, details, self.log_file, self.window)
         dialog.finished.connect(lambda _result: self._forget_dialog(dialog))
         self.error_dialogs.append(dialog)
@@ -618,7 +622,7 @@ class Application(QObject):
         dialog.deleteLater()
 
     def _apply_settings(self, new: Settings) -> None:
-        old, self.settings = self.settings, new
+        self.settings = new
         try:
             save_settings(new, self._settings_path)
         except OSError as exc:
@@ -630,16 +634,22 @@ class Application(QObject):
         panel.set_polling(new.poll_enabled)
         if self.tray is not None:
             self.tray.set_polling(new.poll_enabled)
-        if any(getattr(old, name) != getattr(new, name) for name in DATABASE_FIELDS):
-            if self.runner.busy:
-                self._pending_settings = new  # switch when the running job is done
-            else:
-                self._switch_service(new)
+        if self.runner.busy:
+            # The running job keeps the settings it started with (a language changed halfway
+            # would name the download in one language and the load in another).
+            self._pending_settings = new
+        else:
+            self._update_service(new)
+        self._show_upload_row()
+        self._show_database_description()
+
+    def _update_service(self, new: Settings) -> None:
+        current = self.service.settings
+        if any(getattr(current, name) != getattr(new, name) for name in DATABASE_FIELDS):
+            self._switch_service(new)
         else:
             # Same database: the service only needs the new settings (language, root...).
             self.service.settings = new.validated()
-        self._show_upload_row()
-        self._show_database_description()
 
     def _switch_service(self, settings: Settings) -> None:
         old = self.service
@@ -766,8 +776,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.excepthook = application.excepthook
     application.quitRequested.connect(qt_app.quit)
     try:
+        # --no-check still reads the database side, so the panel is never blank.
         application.start(
-            hidden=True if args.hidden else None, startup_job=None if args.no_check else "auto"
+            hidden=True if args.hidden else None, startup_job="status" if args.no_check else "auto"
         )
         code = qt_app.exec()
     finally:

@@ -96,7 +96,7 @@ class ArchiveSettingsWidget(QWidget):
         )
 
         self.archive_days_spin = self._days(settings.archive_days, "archiveDaysSpin")
-        form.addRow("Keep &archived for:", self.archive_days_spin)
+        form.addRow("&Keep archived for:", self.archive_days_spin)
         form.addRow(
             "",
             _hint(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Signal
+from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -60,8 +60,8 @@ class MainWindow(QMainWindow):
         self.check_load_button = self._button("Check && &Load", "checkLoadButton")
         self.check_load_button.setDefault(True)
         self.check_button = self._button("&Check", "checkButton")
-        self.file_button = self._button("Load from &file…", "loadFileButton")
-        self.force_button = self._button("&Force reload", "forceReloadButton")
+        self.file_button = self._button("Load from f&ile…", "loadFileButton")
+        self.force_button = self._button("Force &reload", "forceReloadButton")
         self.archive_button = self._button("Load from &archive…", "loadArchiveButton")
         self.archive_button.hide()
         self.cancel_button = self._button("Cancel", "cancelButton")
@@ -86,10 +86,10 @@ class MainWindow(QMainWindow):
         buttons.addStretch(1)
         buttons.addWidget(self.cancel_button)
 
-        log_caption = QLabel("&Log of this session:")
+        log_caption = QLabel("Lo&g of this session:")
         log_caption.setBuddy(self.log_view)
 
-        page = QWidget()
+        page = self.manifest_page = QWidget()
         page.setObjectName("manifestPage")
         layout = QVBoxLayout(page)
         layout.addWidget(self.version_panel)
@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(page, "&Manifest")
+        self.tabs.addTab(page, "Ma&nifest")
         self.setCentralWidget(self.tabs)
 
         self.database_label = QLabel()
@@ -148,6 +148,10 @@ class MainWindow(QMainWindow):
         self.archive_action.setVisible(False)
         self.cancel_action = action("C&ancel", "Esc", self.cancelRequested, "cancelAction")
         self.cancel_action.setEnabled(False)
+        # Esc cancels only from the Manifest page (and its menu): in the viewer it belongs to
+        # the search box and dialogs, and must not stop a load the user is not looking at.
+        self.cancel_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.manifest_page.addAction(self.cancel_action)
         self.settings_action = action(
             "&Settings…",
             QKeySequence.StandardKey.Preferences,

@@ -158,14 +158,14 @@ class SettingsDialog(QDialog):
         self.api_key_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.api_key_edit.setClearButtonEnabled(True)
         self.api_key_edit.setMinimumWidth(280)
-        self.show_key_box = QCheckBox("Show")
+        self.show_key_box = QCheckBox("Sho&w")
         self.show_key_box.setObjectName("showApiKeyCheckBox")
         self.show_key_box.toggled.connect(
             lambda shown: self.api_key_edit.setEchoMode(
                 QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password
             )
         )
-        self.clear_key_button = QPushButton("C&lear")
+        self.clear_key_button = QPushButton("Cl&ear")
         self.clear_key_button.setObjectName("clearApiKeyButton")
         self.clear_key_button.setToolTip("Forget the stored API key now.")
         self.clear_key_button.clicked.connect(self.clear_api_key)
@@ -174,7 +174,7 @@ class SettingsDialog(QDialog):
         key_row.addWidget(self.api_key_edit, 1)
         key_row.addWidget(self.show_key_box)
         key_row.addWidget(self.clear_key_button)
-        form.addRow("Bungie.net &API key:", key_row)
+        form.addRow("Bungie.net API &key:", key_row)
         self._set_buddy(form, key_row, self.api_key_edit)
 
         self.api_key_status = _wrapping(QLabel())
@@ -190,7 +190,7 @@ class SettingsDialog(QDialog):
         )
         self.keyring_warning.setObjectName("keyringWarningLabel")
         self.keyring_warning.setStyleSheet(f"color: {ERROR_COLOUR};")
-        self.session_only_box = QCheckBox("Keep secrets for this run only")
+        self.session_only_box = QCheckBox("Keep secrets for this r&un only")
         self.session_only_box.setObjectName("sessionOnlyCheckBox")
         self.session_only_box.setChecked(not self._keyring)
         form.addRow("", self.keyring_warning)
@@ -225,7 +225,7 @@ class SettingsDialog(QDialog):
         form.addRow("&Polling:", poll_row)
         self._set_buddy(form, poll_row, self.poll_enabled_box)
 
-        self.start_hidden_box = QCheckBox("Start hidden in the system tray")
+        self.start_hidden_box = QCheckBox("Start &hidden in the system tray")
         self.start_hidden_box.setObjectName("startHiddenCheckBox")
         self.start_hidden_box.setChecked(settings.start_hidden)
         if not tray_available:

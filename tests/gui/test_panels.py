@@ -66,7 +66,7 @@ def test_default_size_and_shortcuts(qtbot: Any, make_app: AppFactory) -> None:
     assert window.cancel_action.shortcut() == QKeySequence("Esc")
     assert not window.file_action.shortcut().isEmpty()
     assert not window.settings_action.shortcut().isEmpty()
-    assert window.tabs.tabText(0) == "&Manifest"
+    assert window.tabs.tabText(0) == "Ma&nifest"
 
 
 def test_main_reuses_the_application_and_returns_an_int(qtbot: Any) -> None:

@@ -79,6 +79,13 @@ def test_tray_icon_menu_close_to_tray_and_states(
         True,
     )
 
+    # An unexpected error while hidden: a notification that points to the log, and the
+    # details dialog for when the user looks.
+    app.excepthook(ZeroDivisionError, ZeroDivisionError("division by zero"), None)
+    assert notices[-1] == ("Unexpected error", "ZeroDivisionError; details are in the log.", True)
+    assert len(app.error_dialogs) == 1
+    app.error_dialogs[0].reject()
+
     with qtbot.waitSignal(app.quitRequested, timeout=5000):
         tray.quit_action.trigger()
     assert app._shut_down
