@@ -32,7 +32,7 @@ from .database import (
     versions,
 )
 from .embedded import EmbeddedPostgres
-from .errors import ArchiveError, BadManifestFileError, CancelledError
+from .errors import ArchiveError, BadManifestFileError, CancelledError, DatabaseUnavailableError
 from .extract import extract_content, is_sqlite_file
 from .loader import LoadResult, load_manifest
 from .progress import Progress, no_progress
@@ -141,6 +141,7 @@ class ManifestService:
         self.secrets = secrets or SecretStore()
         self._bungie_factory = bungie_factory
         self._embedded: EmbeddedPostgres | None = None
+        self._closed = False  # the embedded server is never started again after close()
         # The job thread and the viewer's query threads may ask for the URL at the same time:
         # only one of them may start the embedded server.
         self._embedded_lock = threading.Lock()
@@ -157,6 +158,12 @@ class ManifestService:
         if self.settings.database_url:
             return self._with_stored_password(self.settings.database_url)
         with self._embedded_lock:
+            if self._closed:
+                # A viewer query that was in flight when the database setting changed: it
+                # must not start the old embedded server again, with nobody left to stop it.
+                raise DatabaseUnavailableError(
+                    "The database setting changed; the previous database is closed."
+                )
             if self._embedded is None:
                 self._embedded = EmbeddedPostgres(self.settings.embedded_database_path)
             return self._embedded.start()
@@ -178,6 +185,7 @@ class ManifestService:
 
     def close(self) -> None:
         with self._embedded_lock:
+            self._closed = True
             if self._embedded is not None:
                 self._embedded.stop()
                 self._embedded = None

@@ -8,7 +8,7 @@ import logging
 import os
 from typing import Any
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -295,6 +295,11 @@ class SettingsDialog(QDialog):
         self.database_url_edit.setObjectName("databaseUrlEdit")
         self.database_url_edit.setPlaceholderText("postgresql://user@host:5432/dbname")
         self.database_url_edit.setMinimumWidth(320)
+        # Asking the keyring whether a password is stored for the URL is a D-Bus round trip:
+        # once typing pauses, not on every keystroke (started before the update below runs).
+        self._password_lookup = QTimer(self, singleShot=True, interval=400)
+        self._password_lookup.timeout.connect(self._show_stored_password)
+        self.database_url_edit.textChanged.connect(self._password_lookup.start)
         self.database_url_edit.textChanged.connect(self._update_database_widgets)
         form.addRow("&URL:", self.database_url_edit)
 
@@ -338,8 +343,13 @@ class SettingsDialog(QDialog):
         self.database_url_edit.setEnabled(server and not locked)
         self.database_password_edit.setEnabled(server)
         self.test_button.setEnabled(server and bool(self._server_url()) and not self._tester.busy)
+        if not self._password_lookup.isActive():
+            self._show_stored_password()
+
+    @Slot()
+    def _show_stored_password(self) -> None:
         url = self._server_url()
-        if server and url:
+        if self.server_radio.isChecked() and url:
             stored = self._secrets.get(database_entry(strip_password(url)))
             self.database_password_edit.setPlaceholderText(
                 "Stored in the keyring · type to replace" if stored else "None stored"

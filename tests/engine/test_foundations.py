@@ -16,7 +16,11 @@ import keyring.backends.fail
 import pytest
 
 from manifest_gui.engine.database import connect, ensure_schema, migrations
-from manifest_gui.engine.errors import ConfigurationError, SecretStoreError
+from manifest_gui.engine.errors import (
+    ConfigurationError,
+    DatabaseUnavailableError,
+    SecretStoreError,
+)
 from manifest_gui.engine.secrets import SecretStore
 from manifest_gui.engine.service import ManifestService
 from manifest_gui.engine.settings import (
@@ -375,3 +379,8 @@ def test_threads_asking_for_the_embedded_database_share_one_server(
     finally:
         service.close()
     assert _postgres_running(pgdata) is None
+    # A late caller (a viewer query in flight at a database switch) gets a sentence, and the
+    # closed service's server stays stopped.
+    with pytest.raises(DatabaseUnavailableError, match="previous database is closed"):
+        service.database_url()
+    assert _postgres_running(pgdata) is None and len(created) == 1

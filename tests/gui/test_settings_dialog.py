@@ -138,3 +138,24 @@ def test_without_a_keyring_the_key_is_kept_for_this_run_only(
     again = app.open_settings()
     assert "for this run only" in again.findChild(QLabel, "apiKeyStatusLabel").text()
     again.reject()
+
+
+def test_typing_a_url_asks_the_keyring_once_typing_pauses(
+    qtbot: Any, make_app: AppFactory, memory_keyring: MemoryKeyring, secrets: SecretStore
+) -> None:
+    url = "postgresql://clan@db.example.test:5432/manifest"
+    memory_keyring.passwords[("manifest-gui", database_entry(url))] = "hunter2"
+    asked: list[str] = []
+    lookup = memory_keyring.get_password
+    memory_keyring.get_password = lambda service, name: asked.append(name) or lookup(service, name)  # type: ignore[method-assign]
+    app = make_app()
+    dialog = app.open_settings()
+    dialog.server_radio.setChecked(True)
+    password = dialog.database_password_edit
+    dialog.database_url_edit.clear()
+    asked.clear()
+    qtbot.keyClicks(dialog.database_url_edit, url)
+    assert len(asked) <= 1, f"the keyring was asked {len(asked)} times while typing"
+    qtbot.waitUntil(lambda: password.placeholderText().startswith("Stored in the keyring"))
+    assert asked[-1] == database_entry(url)
+    dialog.reject()

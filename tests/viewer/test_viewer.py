@@ -280,3 +280,27 @@ def test_empty_database_shows_a_message(qtbot: Any, database_url: str) -> None:
         widget.refresh()
     assert "No manifest" in widget.message.text()
     widget.shutdown()
+
+
+def test_an_export_can_be_cancelled_and_writes_nothing(
+    qtbot: Any, viewer: ViewerWidget, loaded_db: LoadedDatabase, tmp_path: Path
+) -> None:
+    _open_table(qtbot, viewer, "DestinyInventoryItemDefinition")
+    browse = viewer.browse
+    finished: list[object] = []
+    viewer.exportFinished.connect(lambda *args: finished.append(args))
+    with qtbot.waitSignal(viewer.exportFailed, timeout=WAIT) as blocker:
+        assert viewer.export_to(tmp_path / "items.json", "json")
+        assert browse.cancel_export_button.isVisibleTo(viewer)
+        assert not browse.export_json_button.isVisibleTo(viewer)
+        qtbot.mouseClick(browse.cancel_export_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == ["Export cancelled; no file was written."]
+    qtbot.wait(200)
+    assert not finished
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its .partial
+    assert browse.export_json_button.isVisibleTo(viewer)
+    assert not browse.cancel_export_button.isVisibleTo(viewer)
+    # And the next export runs as usual.
+    with qtbot.waitSignal(viewer.exportFinished, timeout=WAIT):
+        assert viewer.export_to(tmp_path / "items.csv", "csv")
+    assert (tmp_path / "items.csv").exists()

@@ -48,6 +48,7 @@ class BrowseView(QWidget):
 
     rowSelected = Signal(str, object)
     exportRequested = Signal(str)
+    exportCancelRequested = Signal()
     tableSelected = Signal(str)
 
     def __init__(self, runner: QueryRunner, parent: QWidget | None = None) -> None:
@@ -82,6 +83,8 @@ class BrowseView(QWidget):
         self.only_table = named(QCheckBox("Selected table only", self), "searchInTable")
         self.export_csv_button = named(QToolButton(self), "exportCsvButton", "Export CSV…")
         self.export_json_button = named(QToolButton(self), "exportJsonButton", "Export JSON…")
+        self.cancel_export_button = named(QToolButton(self), "cancelExportButton", "Cancel export")
+        self.cancel_export_button.hide()
         self.rows_model = RowsModel(runner, self)
         self.rows_view = named(QTableView(self), "rowsView")
         self.rows_view.setModel(self.rows_model)
@@ -109,6 +112,7 @@ class BrowseView(QWidget):
         bar.addWidget(self.only_table)
         bar.addWidget(self.export_csv_button)
         bar.addWidget(self.export_json_button)
+        bar.addWidget(self.cancel_export_button)
         right_layout.addLayout(bar)
         right_layout.addWidget(self.rows_view, 1)
         right_layout.addWidget(self.status)
@@ -140,7 +144,14 @@ class BrowseView(QWidget):
         self.rows_model.failed.connect(self.status.setText)
         self.export_csv_button.clicked.connect(lambda: emit(self.exportRequested, "csv"))
         self.export_json_button.clicked.connect(lambda: emit(self.exportRequested, "json"))
+        self.cancel_export_button.clicked.connect(self.exportCancelRequested)
         self._table: str | None = None
+
+    def set_exporting(self, exporting: bool) -> None:
+        """While an export runs: its Cancel button instead of the export buttons."""
+        self.export_csv_button.setVisible(not exporting)
+        self.export_json_button.setVisible(not exporting)
+        self.cancel_export_button.setVisible(exporting)
 
     # Tables ----------------------------------------------------------------------------------
     def set_tables(self, tables: list[TableInfo]) -> None:

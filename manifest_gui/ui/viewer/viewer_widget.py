@@ -12,6 +12,7 @@ the new database's content.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from manifest_gui.engine.errors import CancelledError
 from manifest_gui.engine.viewer_queries import (
     RowQuery,
     TableInfo,
@@ -61,6 +63,7 @@ class ViewerWidget(QWidget):
         self.detail_runner = QueryRunner(url_provider, "viewer-detail", self)
         self.history_runner = QueryRunner(url_provider, "viewer-history", self)
         self._export_runner: QueryRunner | None = None
+        self._export_cancelled = threading.Event()
 
         self.browse = BrowseView(self.rows_runner, self)
         self.detail = DetailView(self.detail_runner, self)
@@ -85,6 +88,7 @@ class ViewerWidget(QWidget):
 
         self.browse.rowSelected.connect(self.detail.show_definition)
         self.browse.exportRequested.connect(self._ask_export)
+        self.browse.exportCancelRequested.connect(self.cancel_export)
         for source in (self.browse.rows_model.failed, self.detail.failed, self.history.failed):
             source.connect(self.failed)
         self.exportFinished.connect(
@@ -165,6 +169,13 @@ class ViewerWidget(QWidget):
         runner = QueryRunner(self._url_provider, "viewer-export", self)
         self._export_runner = runner
         target = Path(path)
+        # Between fetches the worker writes the file, out of reach of a server-side cancel:
+        # it checks this flag after every batch.
+        cancelled = self._export_cancelled = threading.Event()
+
+        def check() -> None:
+            if cancelled.is_set():
+                raise CancelledError("Export cancelled.")
 
         def done(count: int) -> None:
             self._end_export()
@@ -174,14 +185,28 @@ class ViewerWidget(QWidget):
             self._end_export()
             emit(self.exportFailed, message)
 
-        runner.submit(lambda conn: export_rows(conn, query, target, fmt), done, failed)
+        runner.submit(lambda conn: export_rows(conn, query, target, fmt, check), done, failed)
+        self.browse.set_exporting(True)
+        self.browse.status.setText(f"Exporting to {target.name}…")
         return True
+
+    @Slot()
+    def cancel_export(self) -> None:
+        """Stop the running export; its partial file is removed and nothing is written."""
+        if self._export_runner is None:
+            return
+        self._export_cancelled.set()
+        self._export_runner.cancel_all()  # and interrupt a fetch in flight
+        self._end_export()
+        emit(self.exportFailed, "Export cancelled; no file was written.")
 
     def _end_export(self) -> None:
         runner, self._export_runner = self._export_runner, None
         if runner is not None:
+            self._export_cancelled.set()  # a shutdown mid-export stops it the same way
             runner.stop()
             runner.deleteLater()
+        self.browse.set_exporting(False)
 
     def _ask_export(self, fmt: str) -> None:
         query = self.browse.rows_model.query
