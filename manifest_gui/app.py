@@ -39,7 +39,7 @@ from .engine.progress import Progress, ProgressEvent
 from .engine.secrets import SecretStore
 from .engine.service import CheckResult, ManifestService, Status
 from .engine.settings import Settings, load_settings, save_settings
-from .logs import LOG_FILE, setup_logging
+from .logs import LOG_FILE, hold_early_records, setup_logging
 from .ui.error_dialog import ErrorDialog
 from .ui.formatting import amount, duration
 from .ui.icons import app_icon
@@ -457,6 +457,8 @@ class Application(QObject):
             self._set_tray("idle", text)
         elif kind in LOADING_KINDS:
             loaded, status, warnings = result
+            if self.runner.cancelling:  # Cancel came after the commit: say why it did not apply
+                self._log("Too late to cancel: the load had already been saved.")
             self._show_loaded(kind, loaded, status, warnings)
             if kind in ("update", "poll", "force"):
                 self.scheduler.reschedule()
@@ -760,6 +762,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quit_on_close = qt_app.quitOnLastWindowClosed()
     qt_app.setQuitOnLastWindowClosed(False)  # the Application decides (tray or not)
     try:
+        hold_early_records()
         settings = load_settings()
         log_file = setup_logging(settings.log_path)
     except ManifestGuiError as exc:
@@ -768,7 +771,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous_handler = qInstallMessageHandler(_qt_message_handler)
     previous_hook = sys.excepthook
     try:
-        application = Application(settings, log_file=log_file)
+        # A child of the QApplication: automation finds the window's and tray's objects (e.g.
+        # qApp.findChild(QSystemTrayIcon, "trayIcon")) from the application it already has.
+        application = Application(settings, log_file=log_file, parent=qt_app)
+        application.setObjectName("application")
     except ManifestGuiError as exc:  # e.g. an invalid setting from the environment
         qInstallMessageHandler(previous_handler)
         QMessageBox.critical(None, APP_NAME, str(exc))
@@ -784,6 +790,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         application.shutdown()
         application.window.deleteLater()
+        application.setParent(None)  # a reused QApplication does not keep this run's objects
         sys.excepthook = previous_hook
         qInstallMessageHandler(previous_handler)
         qt_app.setQuitOnLastWindowClosed(quit_on_close)

@@ -9,9 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,7 +24,7 @@ from .engine.progress import Progress, ProgressEvent
 from .engine.secrets import SecretStore
 from .engine.service import ManifestService, version_json
 from .engine.settings import load_settings
-from .logs import setup_logging
+from .logs import hold_early_records, setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--force", action="store_true", help="load even when up to date")
     source = load.add_mutually_exclusive_group()  # archive (issue 5): --file or --from-archive
     source.add_argument(
-        "--file", type=Path, metavar="PATH", help="load a local .content zip or SQLite file instead"
+        "--file",
+        type=_non_empty_path,
+        metavar="PATH",
+        help="load a local .content zip or SQLite file instead",
     )
     source.add_argument(
         "--from-archive",
+        type=_non_empty_key,
         metavar="KEY",
         help="load a manifest from the S3 archive (a key from `archive list`)",
     )
@@ -207,6 +214,18 @@ def run_command(args: argparse.Namespace, service: ManifestService, progress: Pr
     raise AssertionError(f"unknown command {args.command}")
 
 
+def _non_empty_key(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the key is empty; `archive list` shows the keys")
+    return text.strip()
+
+
+def _non_empty_path(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the path is empty")
+    return Path(text)
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -225,7 +244,35 @@ def main(
         )
         return EXIT_USAGE
     interactive = sys.stderr.isatty()
+    with _terminate_like_interrupt():
+        return _run(args, interactive, service_factory)
+
+
+@contextmanager
+def _terminate_like_interrupt() -> Iterator[None]:
+    """SIGTERM (systemd, docker stop, kill) ends a run like Ctrl+C: the load rolls back and
+    the embedded PostgreSQL is stopped instead of being left running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(
+    args: argparse.Namespace,
+    interactive: bool,
+    service_factory: Callable[[], ManifestService] | None,
+) -> int:
+    try:
+        hold_early_records()
         settings = load_settings()
         setup_logging(settings.log_path, console=False)
         progress = Progress(TerminalProgress(sys.stderr) if interactive else None)

@@ -10,6 +10,24 @@ LOG_FILE = "manifest-gui.log"
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
+class _HeldRecords(logging.handlers.MemoryHandler):
+    """Records logged before the log file is known (reading the settings that name it)."""
+
+    def __init__(self) -> None:
+        super().__init__(capacity=1000, flushLevel=logging.CRITICAL + 1)
+
+    def shouldFlush(self, record: logging.LogRecord) -> bool:
+        return False  # never to a target: setup_logging replays them into the file
+
+
+def hold_early_records() -> None:
+    """Keep warnings from reading the settings for the log file instead of printing them on
+    stderr (logging's last resort), where a cron job's quiet output would show them."""
+    root = logging.getLogger()
+    if not any(isinstance(handler, _HeldRecords) for handler in root.handlers):
+        root.addHandler(_HeldRecords())
+
+
 def setup_logging(folder: Path, *, console: bool = False, level: int = logging.INFO) -> Path:
     """Log to folder/manifest-gui.log (rotated at 2 MB, 5 kept); return the file's path."""
     root = logging.getLogger()
@@ -23,9 +41,17 @@ def setup_logging(folder: Path, *, console: bool = False, level: int = logging.I
             path, maxBytes=2_000_000, backupCount=5, encoding="utf-8", delay=True
         )
     except OSError:
+        # No log file: only errors (bugs' tracebacks) reach stderr, so quiet runs stay quiet.
         handler = logging.StreamHandler()
+        handler.setLevel(logging.ERROR)
     handler.setFormatter(logging.Formatter(_FORMAT))
     root.addHandler(handler)
+    for held in [h for h in root.handlers if isinstance(h, _HeldRecords)]:
+        root.removeHandler(held)
+        for record in held.buffer:
+            if record.levelno >= handler.level:
+                handler.handle(record)
+        held.close()
     if console:
         stream = logging.StreamHandler()
         stream.setFormatter(logging.Formatter(_FORMAT))

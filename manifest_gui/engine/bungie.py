@@ -45,6 +45,7 @@ KEY_ERRORS = {
 }
 THROTTLE_CODES = frozenset({31, 35, 36, 37, 51, 54, 55, 56, 57, 1672})
 MAX_THROTTLE_WAIT = 60.0
+CONNECT_TIMEOUT = 10.0  # seconds to open a connection (the read timeout is longer)
 CHUNK = 1 << 16  # small reads keep progress lively on slow links
 
 
@@ -83,7 +84,8 @@ class BungieClient:
         self._api_key = api_key
         self._session = session or requests.Session()
         self._session.headers.setdefault("User-Agent", f"manifest-gui/{__version__}")
-        self._timeout = timeout
+        # A host that never answers the handshake fails fast; a slow answer gets `timeout`.
+        self._timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
         self._attempts = max(1, attempts)
         self._backoff = backoff
         self._sleep = sleep
@@ -139,7 +141,7 @@ class BungieClient:
                     "%s; retrying in %.0f s (%d/%d)", last_error, wait, attempt, self._attempts
                 )
                 if progress is not None:
-                    progress.message(f"{last_error} Retrying in {wait:.0f} s.")
+                    progress.message(_retry_note(last_error, wait, attempt + 1, self._attempts))
                 self._sleep(wait)
         assert last_error is not None
         if isinstance(last_error, _TransientError):
@@ -180,10 +182,9 @@ class BungieClient:
             raise ApiKeyError(KEY_ERRORS[code], error_code=code)
         if code in THROTTLE_CODES:
             seconds = float(envelope.get("ThrottleSeconds") or 0)
+            log.info("Throttled: %s (%s), ThrottleSeconds=%s", status, code, seconds)
             error = ThrottledError(
-                f"Bungie.net is throttling requests ({status or code}); wait a little and try "
-                "again.",
-                error_code=code,
+                "Bungie.net is throttling requests; try again in a few minutes.", error_code=code
             )
             error.wait = seconds  # type: ignore[attr-defined]
             raise error
@@ -212,7 +213,7 @@ class BungieClient:
             if attempt < self._attempts:
                 wait = self._backoff * 2 ** (attempt - 1)
                 log.info("%s; retrying in %.0f s", last_error, wait)
-                progress.message(f"{last_error} Retrying in {wait:.0f} s.")
+                progress.message(_retry_note(last_error, wait, attempt + 1, self._attempts))
                 self._sleep(wait)
         assert last_error is not None
         raise DownloadError(str(last_error)) from None
@@ -266,6 +267,8 @@ class BungieClient:
             except requests.exceptions.ChunkedEncodingError:
                 partial.unlink(missing_ok=True)
                 progress.check_cancelled()
+                # What arrived before the break, also when it was less than one chunk.
+                progress_done = max(progress_done, _bytes_received(reply))
                 expected = f"{total:,}" if total is not None else "?"
                 raise _TransientError(
                     f"The download of {name} was cut short ({progress_done:,} of {expected} bytes)."
@@ -290,6 +293,23 @@ class BungieClient:
                 stop_reading()
         progress.finish(progress_done)
         return destination
+
+
+def _retry_note(error: Exception, wait: float, next_try: int, tries: int) -> str:
+    """What the log pane says between tries (the final failure keeps its own sentence)."""
+    if isinstance(error, ThrottledError):
+        return (
+            f"Bungie.net is throttling requests; waiting {wait:.0f} s before try {next_try} "
+            f"of {tries}."
+        )
+    return f"{error} Trying again in {wait:.0f} s (try {next_try} of {tries})."
+
+
+def _bytes_received(reply: requests.Response) -> int:
+    try:
+        return int(reply.raw.tell())
+    except (AttributeError, OSError, ValueError):
+        return 0
 
 
 class _TransientError(Exception):

@@ -53,11 +53,20 @@ class TableCount:
 def connect(url: str, *, autocommit: bool = False, read_only: bool = False) -> psycopg.Connection:
     """Open a connection or raise DatabaseUnavailableError with one sentence (no password)."""
     try:
+        params = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        # libpq's parse errors quote the whole string, password included: never repeat them.
+        raise DatabaseUnavailableError(
+            "The database URL is not a PostgreSQL URL; write it as "
+            "postgresql://user@host:port/dbname."
+        ) from None
+    try:
         conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
     except psycopg.Error as exc:
-        reason = _first_line(str(exc)) or type(exc).__name__
+        reason = _plain_reason(_redacted(_first_line(str(exc)), url, params.get("password")))
         raise DatabaseUnavailableError(
-            f"Cannot connect to the database {describe_url(url)}: {reason}"
+            f"Cannot connect to the database {describe_url(url)}: "
+            f"{reason or type(exc).__name__ + '.'}"
         ) from None
     if read_only:
         conn.read_only = True
@@ -76,6 +85,34 @@ def describe_url(url: str) -> str:
     port = info.get("port")
     dbname = info.get("dbname") or info.get("user") or ""
     return f"{host}{':' + str(port) if port else ''}/{dbname}"
+
+
+# libpq's wording for the usual causes, and what they mean to someone setting up the tool.
+_PLAIN_REASONS = (
+    ("Connection refused", "nothing answers there (is PostgreSQL running on that port?)."),
+    ("No such file or directory", "no PostgreSQL server is listening on that local socket."),
+    ("password authentication failed", "the server refused the user name or password."),
+    ("no password supplied", "the server wants a password; store it in Settings."),
+    ("timeout expired", "the server did not answer within 10 seconds."),
+    ("could not translate host name", "that host name is unknown (check the spelling or DNS)."),
+    ("Name or service not known", "that host name is unknown (check the spelling or DNS)."),
+)
+
+
+def _plain_reason(reason: str) -> str:
+    for marker, plain in _PLAIN_REASONS:
+        if marker in reason:
+            return plain
+    return reason
+
+
+def _redacted(text: str, url: str, password: object) -> str:
+    """libpq's text without the connection string or the password, should it quote either."""
+    secrets = [url, str(password)] if password else [url]
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, "<hidden>")
+    return text
 
 
 def _first_line(text: str) -> str:

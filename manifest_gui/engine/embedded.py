@@ -104,7 +104,14 @@ class EmbeddedPostgres:
             raise DatabaseUnavailableError(
                 "The embedded PostgreSQL is not installed; set MANIFEST_GUI_DATABASE_URL."
             ) from exc
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseUnavailableError(
+                f"The embedded PostgreSQL cannot keep its files in {self.folder}: "
+                f"{exc.strerror or type(exc).__name__}; set MANIFEST_GUI_DATA_DIR to a folder "
+                "you can write to."
+            ) from None
         try:
             with _folder_lock(self.folder):
                 if self.pgdata.exists():

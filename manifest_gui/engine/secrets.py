@@ -88,7 +88,9 @@ class SecretStore:
     # The Bungie API key ------------------------------------------------------------------
     def api_key(self) -> str | None:
         """The environment's key first (servers, cron), else the keyring's."""
-        return os.environ.get(API_KEY_ENVIRONMENT) or self.get(API_KEY_ENTRY)
+        # Strip: a key pasted with a newline would be an invalid HTTP header, not a bad key.
+        key = (os.environ.get(API_KEY_ENVIRONMENT) or "").strip()
+        return key or (self.get(API_KEY_ENTRY) or "").strip() or None
 
     def set_api_key(self, key: str, *, session_only: bool = False) -> None:
         self.set(API_KEY_ENTRY, key.strip(), session_only=session_only)

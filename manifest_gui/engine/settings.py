@@ -93,15 +93,27 @@ class Settings:
                 f"{self.language!r} is not a language code; use a key of Bungie.net's "
                 f"mobileWorldContentPaths such as {', '.join(LANGUAGES)}."
             )
-        if not self.bungie_root.startswith(("http://", "https://")):
+        if not _is_web_root(self.bungie_root):
             raise ConfigurationError(
-                f"The Bungie.net root {self.bungie_root!r} must start with https:// or http://."
+                f"The Bungie.net root {self.bungie_root!r} is not a web address; write it as "
+                "https://host or http://host:port."
             )
         if self.poll_minutes < 1:
             raise ConfigurationError("The polling interval must be at least one minute.")
         if self.cache_days < 1 or self.archive_days < 1:
             raise ConfigurationError("Cache and archive lifetimes must be at least one day.")
         return self
+
+
+def _is_web_root(root: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(root)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError:  # e.g. an unclosed [ of an IPv6 address
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def settings_file() -> Path:
@@ -175,6 +187,10 @@ def save_settings(settings: Settings, path: Path | None = None) -> None:
     os.replace(tmp, path)
 
 
+_PASSWORD_IN_URL = re.compile(r"^([^:/?#]+://[^:/?#@]*):[^@]*@")
+_PASSWORD_IN_QUERY = re.compile(r"(?<=[?&])password=[^&#]*&?")
+
+
 def strip_password(url: str) -> str:
     """The URL without its password, for files, logs and messages."""
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -182,7 +198,11 @@ def strip_password(url: str) -> str:
     if "://" in url:
         from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:  # e.g. an unclosed [ or a bad port: drop anything like a password
+            return _PASSWORD_IN_URL.sub(r"\1@", _PASSWORD_IN_QUERY.sub("", url))
         query = parse_qsl(parts.query, keep_blank_values=True)
         kept = [(name, value) for name, value in query if name != "password"]
         if parts.password is None and len(kept) == len(query):
@@ -191,8 +211,8 @@ def strip_password(url: str) -> str:
         if ":" in host:
             host = f"[{host}]"
         netloc = f"{parts.username}@{host}" if parts.username else host
-        if parts.port:
-            netloc += f":{parts.port}"
+        if port:
+            netloc += f":{port}"
         # A password may also come as ?password=... (libpq accepts both).
         return urlunsplit((parts.scheme, netloc, parts.path, urlencode(kept), parts.fragment))
     try:

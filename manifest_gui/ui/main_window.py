@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPushButton,
+    QSizePolicy,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -43,7 +44,7 @@ class MainWindow(QMainWindow):
     hiddenToTray = Signal()
     closed = Signal()
 
-    DEFAULT_SIZE = (920, 700)
+    DEFAULT_SIZE = (1180, 760)  # the viewer's three panes need the width
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -106,6 +107,8 @@ class MainWindow(QMainWindow):
 
         self.database_label = QLabel()
         self.database_label.setObjectName("databaseDescriptionLabel")
+        # A long data-dir path is cut at the window's edge, never widening the window.
+        self.database_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.statusBar().addWidget(self.database_label, 1)
         self.statusBar().setSizeGripEnabled(True)
 

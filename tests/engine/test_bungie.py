@@ -109,13 +109,19 @@ def test_throttling_waits_throttle_seconds_then_succeeds(
 def test_persistent_throttling_gives_up(bungie_server: BungieServer) -> None:
     bungie_server.queue(throttled(36, seconds=1), times=10)
     sleeps = Sleeps()
+    events: list[ProgressEvent] = []
     with (
         client_for(bungie_server, sleeps, attempts=3) as client,
         pytest.raises(ThrottledError, match="throttling"),
     ):
-        client.get_manifest()
+        client.get_manifest(Progress(events.append, 0))
     assert len(bungie_server.manifest_requests) == 3
     assert len(sleeps.waits) == 2
+    # Between tries the log says it waits; it never contradicts itself ("try later. Retrying").
+    assert [event.message for event in events if event.message] == [
+        "Bungie.net is throttling requests; waiting 1 s before try 2 of 3.",
+        "Bungie.net is throttling requests; waiting 1 s before try 3 of 3.",
+    ]
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
@@ -235,14 +241,17 @@ def test_download_is_not_mistaken_for_cut_short_when_compressed_in_transit(
 def test_truncated_download_is_retried_then_fails(
     bungie_server: BungieServer, tmp_path: Path
 ) -> None:
-    path, _ = publish_bytes(bungie_server, 100_000)
+    path, data = publish_bytes(bungie_server, 100_000)
     bungie_server.queue(truncated(), route="content", times=5)
     with (
         client_for(bungie_server, attempts=2) as client,
-        pytest.raises(DownloadError, match="cut short"),
+        pytest.raises(DownloadError, match="cut short") as failure,
     ):
         client.download(path, tmp_path / "m.content", Progress())
     assert not list(tmp_path.iterdir())  # nothing partial left behind
+    # Half of it came (less than one read's worth): the message says so, not "0 of".
+    size = len(data)
+    assert f"({size // 2:,} of {size:,} bytes)" in str(failure.value), failure.value
 
 
 def test_truncated_download_recovers(bungie_server: BungieServer, tmp_path: Path) -> None:

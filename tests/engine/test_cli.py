@@ -18,6 +18,7 @@ from manifest_gui import cli
 from manifest_gui.engine.database import connect
 from tests.support.bungie_server import BungieServer, error_envelope
 from tests.support.manifest_factory import ManifestFactory
+from tests.support.processes import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -180,6 +181,9 @@ def test_bad_file_and_unreachable_database(
 def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "frobnicate")[0] == 2
     assert run(capsys, "load", "--bogus")[0] == 2
+    code, _, err = run(capsys, "load", "--from-archive", " ")
+    assert code == 2 and "the key is empty" in err
+    assert run(capsys, "load", "--file", "")[0] == 2
     code, _, err = run(capsys, "check", "--json", "extra")
     assert code == 2 and "error:" in err
     # Options without a command: usage, not a traceback (through the real entry point).
@@ -203,14 +207,7 @@ def _env(database_url: str) -> dict[str, str]:
 
 def test_console_script_runs(database_url: str, manifest_factory: ManifestFactory) -> None:
     v1 = manifest_factory.generate(seed=131, rows=100)
-    done = subprocess.run(
-        [sys.executable, "-m", "manifest_gui", "load", "--file", str(v1.path), "--json"],
-        env=_env(database_url),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_cli(_env(database_url), "load", "--file", str(v1.path), "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["inserts"] == v1.total_rows
 
@@ -220,13 +217,8 @@ def test_load_killed_halfway_leaves_the_database_as_it_was(
 ) -> None:
     v1 = manifest_factory.generate(seed=141, rows=300)
     big = manifest_factory.generate(seed=142, rows=30000)
-    subprocess.run(
-        [sys.executable, "-m", "manifest_gui", "load", "--file", str(v1.path)],
-        env=_env(database_url),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    first = run_cli(_env(database_url), "load", "--file", str(v1.path))
+    assert first.returncode == 0, first.stderr
     with connect(database_url) as conn:
         before = conn.execute(
             "SELECT count(*), max(manifest_id) FROM manifest.t_manifest_version"
@@ -274,14 +266,7 @@ def test_load_killed_halfway_leaves_the_database_as_it_was(
         )
         assert conn.execute("SELECT count(*) FROM manifest.t_manifest").fetchone() == rows_before
     # The lock died with the session: the next load goes through.
-    done = subprocess.run(
-        [sys.executable, "-m", "manifest_gui", "load", "--file", str(big.path), "--json"],
-        env=_env(database_url),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_cli(_env(database_url), "load", "--file", str(big.path), "--json", timeout=300)
     assert done.returncode == 0, done.stderr
 
 
@@ -392,7 +377,16 @@ def test_secrets_never_reach_logs_settings_or_messages(
     unreachable = f"postgresql://loader:{password}@127.0.0.1:1/nowhere"
     monkeypatch.setenv("MANIFEST_GUI_DATABASE_URL", unreachable)
     outputs.append(run(capsys, "status"))
-    assert [code for code, _, _ in outputs] == [0, 1, 1]
+    # URLs libpq cannot parse: its error quotes the whole string, password included.
+    for malformed in (
+        f"mysql://loader:{password}@127.0.0.1/destiny",
+        f"postgresql://loader:{password}@[::1/destiny",
+        f"host=127.0.0.1 password={password} port=1 dbname=x sslmode=bogus",
+    ):
+        monkeypatch.setenv("MANIFEST_GUI_DATABASE_URL", malformed)
+        outputs.append(run(capsys, "status"))
+    assert [code for code, _, _ in outputs] == [0, 1, 1, 1, 1, 1]
+    assert "not a PostgreSQL URL" in outputs[3][2] and "not a PostgreSQL URL" in outputs[4][2]
 
     settings = load_settings()
     written = [settings.log_path / name for name in os.listdir(settings.log_path)]
@@ -419,3 +413,94 @@ def test_status_during_a_first_load_elsewhere_says_so_instead_of_hanging(
     assert code == 1 and err.startswith("error: The manifest tables are locked by a first load")
     assert waited < 30  # gave up after the lock timeout, not after the load
     assert run(capsys, "status")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "sentence"),
+    [
+        ("MANIFEST_GUI_BUNGIE_ROOT", "http://[::1", "is not a web address"),
+        ("MANIFEST_GUI_DATA_DIR", "<a file>", "cannot keep its files in"),
+        ("MANIFEST_GUI_DATA_DIR", "/proc/no-such-folder", "cannot keep its files in"),
+    ],
+)
+def test_bad_environment_is_one_sentence(
+    tmp_path: Path, variable: str, value: str, sentence: str
+) -> None:
+    """Through the real entry point, so nothing else has set up logging: the settings file's
+    complaint goes to the log (or nowhere), never to stderr beside the one `error:` line."""
+    if value == "<a file>":
+        value = str(tmp_path / "a-file")
+        Path(value).write_text("")
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "manifest-gui" / "settings.json"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('{"poll_minutes": "often"')  # unreadable: ignored, logged
+    env = dict(os.environ, PYTHONPATH=str(REPO), MANIFEST_GUI_API_KEY="k")
+    env.pop("MANIFEST_GUI_DATABASE_URL", None)  # the embedded default needs the data dir
+    env[variable] = value
+    done = run_cli(
+        # status never reaches Bungie.net; check stops at the root before any request
+        env,
+        "check" if "ROOT" in variable else "status",
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("error: ") and sentence in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+
+
+def test_sigterm_rolls_back_and_stops_the_embedded_server(
+    manifest_factory: ManifestFactory,
+) -> None:
+    """systemd and docker stop with SIGTERM: like Ctrl+C, the load rolls back and the embedded
+    PostgreSQL the run started is stopped, not left behind holding the data dir."""
+    big = manifest_factory.generate(seed=171, rows=30000)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("MANIFEST_GUI_DATABASE_URL", None)
+    pid_file = Path(env["MANIFEST_GUI_DATA_DIR"]) / "postgres" / "data" / "postmaster.pid"
+    loader = subprocess.Popen(
+        [sys.executable, "-m", "manifest_gui", "load", "--file", str(big.path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not pid_file.exists():
+            time.sleep(0.05)
+        assert pid_file.exists(), "the embedded server never started"
+        assert _wait_for_copy(pid_file, deadline), "the load never started copying"
+        loader.send_signal(signal.SIGTERM)
+        _, err = loader.communicate(timeout=60)
+    finally:
+        loader.kill()
+    assert loader.returncode == 1, err
+    assert err.startswith("error: Interrupted"), err
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and pid_file.exists():
+        time.sleep(0.1)
+    assert not pid_file.exists(), "the embedded PostgreSQL was left running"
+    status = run_cli(env, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["current"] is None  # the half-done load rolled back
+
+
+def _wait_for_copy(pid_file: Path, deadline: float) -> bool:
+    """Wait until the embedded server (found through its postmaster.pid) runs the load's COPY."""
+    while time.monotonic() < deadline:
+        lines = pid_file.read_text().splitlines() if pid_file.exists() else []
+        if len(lines) >= 5 and lines[4]:
+            try:
+                url = f"host={lines[4]} port={lines[3]} dbname=postgres user=postgres"
+                with psycopg.connect(url, autocommit=True, connect_timeout=5) as watcher:
+                    while time.monotonic() < deadline:
+                        (copying,) = watcher.execute(
+                            "SELECT count(*) > 0 FROM pg_stat_activity "
+                            "WHERE query LIKE 'COPY manifest.t_manifest %%'"
+                        ).fetchone()
+                        if copying:
+                            return True
+                        time.sleep(0.02)
+            except psycopg.OperationalError:
+                pass  # still starting up
+        time.sleep(0.05)
+    return False

@@ -32,6 +32,7 @@ from manifest_gui.engine.settings import (
 )
 from tests.support import skip_or_fail
 from tests.support.postgres import DebianPostgres15, PostgresServer
+from tests.support.processes import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -115,8 +116,12 @@ def test_invalid_settings_are_sentences() -> None:
     # Any key Bungie.net may list is accepted; one it does not list fails at check time.
     assert Settings(language="zh-chs").validated().language == "zh-chs"
     assert Settings(language="xx-new").validated().language == "xx-new"
-    with pytest.raises(ConfigurationError, match="must start with https://"):
+    with pytest.raises(ConfigurationError, match="is not a web address"):
         Settings(bungie_root="ftp://x").validated()
+    for root in ("http://[::1", "https://", "http://h:port"):
+        with pytest.raises(ConfigurationError, match="is not a web address"):
+            Settings(bungie_root=root).validated()
+    assert Settings(bungie_root="http://[::1]:8080/").validated()
 
 
 def test_strip_password() -> None:
@@ -128,6 +133,11 @@ def test_strip_password() -> None:
         "postgresql://u@h/d?sslmode=require"
     )
     assert strip_password("postgresql://u:p@h/d?password=secret") == "postgresql://u@h/d"
+    # URLs that urllib cannot parse still lose their password.
+    assert strip_password("postgresql://u:pw@[::1/x") == "postgresql://u@[::1/x"
+    assert strip_password("postgresql://u:p@h:99999/d?password=s&a=b") == (
+        "postgresql://u@h:99999/d?a=b"
+    )
 
 
 def test_secret_store_round_trip_and_session_only(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,9 +148,13 @@ def test_secret_store_round_trip_and_session_only(monkeypatch: pytest.MonkeyPatc
     store.set_api_key("  abc123 ")
     assert backend.data == {("manifest-gui", "bungie-api-key"): "abc123"}
     assert store.api_key() == "abc123"
-    monkeypatch.setenv("MANIFEST_GUI_API_KEY", "from-env")
+    monkeypatch.setenv("MANIFEST_GUI_API_KEY", "from-env\n")  # e.g. $(cat key.txt)
     assert store.api_key() == "from-env"
+    monkeypatch.setenv("MANIFEST_GUI_API_KEY", "  ")
+    assert store.api_key() == "abc123"
     monkeypatch.delenv("MANIFEST_GUI_API_KEY")
+    backend.data[("manifest-gui", "bungie-api-key")] = "pasted-by-another-tool\r\n"
+    assert store.api_key() == "pasted-by-another-tool"
     store.delete_api_key()
     store.delete_api_key()  # deleting nothing is fine
     assert store.api_key() is None
@@ -270,14 +284,7 @@ def test_embedded_database_starts_stops_and_recovers_after_a_kill(tmp_path: Path
     env.pop("MANIFEST_GUI_DATABASE_URL", None)
     pgdata = data_dir / "postgres" / "data"
 
-    done = subprocess.run(
-        [sys.executable, "-m", "manifest_gui", "status", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_cli(env, "status", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["current"] is None
     assert _postgres_running(pgdata) is None  # stopped with the app
@@ -301,14 +308,7 @@ def test_embedded_database_starts_stops_and_recovers_after_a_kill(tmp_path: Path
     leaked = _postgres_running(pgdata)
     assert leaked is not None
 
-    done = subprocess.run(
-        [sys.executable, "-m", "manifest_gui", "status", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_cli(env, "status", "--json")
     assert done.returncode == 0, done.stderr
     deadline = time.monotonic() + 15
     while _postgres_running(pgdata) and time.monotonic() < deadline:

@@ -16,10 +16,7 @@ from tests.gui.conftest import AppFactory, quick_service, run_job
 from tests.support.bungie_server import BungieServer, error_envelope, throttled
 
 MAINTENANCE = "Bungie.net is down for maintenance; try again later."
-THROTTLED = (
-    "Bungie.net is throttling requests (ThrottleLimitExceededMomentarily); wait a little and "
-    "try again."
-)
+THROTTLED = "Bungie.net is throttling requests; try again in a few minutes."
 
 
 def status(app: Any) -> str:

@@ -94,3 +94,24 @@ def test_cancel_never_blocks_the_window(
     assert label(app, "statusLabel") == "Cancelled; the database was left as it was."
     assert db_state(database_url) == before
     qtbot.waitUntil(lambda: not any(t.is_alive() for t in senders), timeout=10_000)
+
+
+def test_a_cancel_after_the_commit_says_it_came_too_late(
+    qtbot: Any,
+    make_app: AppFactory,
+    database_url: str,
+    bungie_server: BungieServer,
+    published: Published,
+) -> None:
+    app = make_app(database_url=database_url, bungie_root=bungie_server.base_url)
+
+    def cancel_once_saved(event: Any) -> None:
+        if event.stage == "load" and event.finished:  # the load's transaction has committed
+            app.cancel()
+
+    app.runner.progressed.connect(cancel_once_saved)
+    assert run_job(qtbot, app, app.check_and_load) == ("update", "ok")
+    log_text = app.window.log_view.toPlainText()
+    assert "Cancelling…" in log_text
+    assert "Too late to cancel: the load had already been saved." in log_text
+    assert db_state(database_url)[1] == published.manifest.total_rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication
 
@@ -77,6 +77,8 @@ def test_main_reuses_the_application_and_returns_an_int(qtbot: Any) -> None:
         for widget in QApplication.topLevelWidgets():
             if isinstance(widget, MainWindow) and widget.isVisible():
                 assert QApplication.instance() is qt_app
+                # The window's objects are reachable from the application automation has.
+                assert qt_app.findChild(QObject, "application") is not None
                 seen.append(widget)
                 widget.quit_action.trigger()
 
@@ -86,6 +88,7 @@ def test_main_reuses_the_application_and_returns_an_int(qtbot: Any) -> None:
     assert code == 0 and isinstance(code, int)
     assert seen, "main() did not show the window"
     assert QApplication.instance() is qt_app
+    assert qt_app.findChild(QObject, "application") is None  # nothing kept for the next run
 
 
 def test_without_a_tray_closing_the_window_quits(qtbot: Any, make_app: AppFactory) -> None:

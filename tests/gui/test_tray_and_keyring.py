@@ -18,6 +18,33 @@ from tests.support.bungie_server import BungieServer, error_envelope
 
 
 @pytest.mark.display
+def test_main_puts_the_tray_icon_where_automation_finds_it(qtbot: Any) -> None:
+    """Through main(), as a user starts it: qApp.findChild(QSystemTrayIcon, "trayIcon")."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from manifest_gui import __main__ as entry
+
+    qtbot.waitUntil(QSystemTrayIcon.isSystemTrayAvailable, timeout=5000)
+    qt_app = QApplication.instance()
+    found: list[QSystemTrayIcon] = []
+
+    def look_then_quit() -> None:
+        tray = qt_app.findChild(QSystemTrayIcon, "trayIcon")
+        if tray is None or tray.geometry().isEmpty():
+            QTimer.singleShot(100, look_then_quit)  # not embedded in the tray host yet
+            return
+        found.append(tray)
+        tray.contextMenu().actions()[-1].trigger()  # Quit, from the tray menu
+
+    QTimer.singleShot(200, look_then_quit)
+    QTimer.singleShot(20_000, qt_app.quit)  # never hang the suite
+    assert entry.main(["--gui", "--no-check"]) == 0
+    assert found, "no trayIcon under the QApplication"
+    assert qt_app.findChild(QSystemTrayIcon, "trayIcon") is None  # nothing left behind
+
+
+@pytest.mark.display
 def test_tray_icon_menu_close_to_tray_and_states(
     qtbot: Any,
     make_app: AppFactory,

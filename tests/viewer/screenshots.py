@@ -41,13 +41,16 @@ def _settle(ms: int = 150) -> None:
 def shoot(url: str, out: Path) -> list[Path]:
     from PySide6.QtWidgets import QApplication
 
+    from manifest_gui.ui.main_window import MainWindow
     from manifest_gui.ui.viewer import ViewerWidget
     from manifest_gui.ui.viewer.json_tree_model import LINK_ROLE
 
     app = QApplication.instance() or QApplication([])
     out.mkdir(parents=True, exist_ok=True)
     widget = ViewerWidget(lambda: url)
-    widget.resize(1500, 860)
+    # The size the viewer gets in the window at its default size (less tabs and status bar).
+    width, height = MainWindow.DEFAULT_SIZE
+    widget.resize(width, height - 70)
     widget.show()
     written = []
     try:
@@ -57,8 +60,6 @@ def shoot(url: str, out: Path) -> list[Path]:
         browse.select_table(ITEM)
         _wait(browse.rows_model.pageLoaded)
         browse.rows_view.resizeColumnToContents(0)
-        browse.rows_view.setColumnWidth(1, 200)
-        browse.rows_view.setColumnWidth(2, 260)
         # A definition with links in its tree.
         detail = widget.detail
         for row in range(browse.rows_model.rowCount()):
@@ -98,7 +99,6 @@ def shoot(url: str, out: Path) -> list[Path]:
             _settle(50)
         history.rows_view.selectRow(0)
         _wait(history.diffShown)
-        history.changes_view.resizeColumnsToContents()
         _settle()
         written.append(out / "viewer-history.png")
         widget.grab().save(str(written[-1]))

@@ -11,6 +11,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QSizePolicy,
     QSplitter,
     QTableView,
     QToolButton,
@@ -76,8 +78,10 @@ class BrowseView(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
 
         self.search_edit = named(QLineEdit(self), "searchEdit")
-        self.search_edit.setPlaceholderText(
-            'Search: a hash (signed or unsigned) or part of a name; "1000" for a number in names'
+        self.search_edit.setPlaceholderText("Search by hash or name")
+        self.search_edit.setToolTip(
+            'A hash (signed or unsigned) or part of a name; "1000" (in quotes) for a number in '
+            "names. Ctrl+F"
         )
         self.search_edit.setClearButtonEnabled(True)
         self.only_table = named(QCheckBox("Selected table only", self), "searchInTable")
@@ -98,8 +102,13 @@ class BrowseView(QWidget):
         self.rows_view.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
         self.rows_view.horizontalHeader().setStretchLastSection(True)
         self.status = named(QLabel(self), "rowsStatus")
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
+        # Wide enough for the table names and their counts; the search box for a name.
+        metrics = self.fontMetrics()
         left = QWidget(self)
+        left.setMinimumWidth(metrics.horizontalAdvance("PresentationNode") + 90)
+        self.search_edit.setMinimumWidth(metrics.horizontalAdvance("Search: a hash or") + 30)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.table_filter)
@@ -110,21 +119,29 @@ class BrowseView(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(self.search_edit, 1)
         bar.addWidget(self.only_table)
-        bar.addWidget(self.export_csv_button)
-        bar.addWidget(self.export_json_button)
-        bar.addWidget(self.cancel_export_button)
         right_layout.addLayout(bar)
         right_layout.addWidget(self.rows_view, 1)
-        right_layout.addWidget(self.status)
+        # Export under the rows it writes, beside their count (and so off the crowded top bar).
+        footer = QHBoxLayout()
+        footer.addWidget(self.status, 1)
+        footer.addWidget(self.export_csv_button)
+        footer.addWidget(self.export_json_button)
+        footer.addWidget(self.cancel_export_button)
+        right_layout.addLayout(footer)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.addWidget(left)
         splitter.addWidget(right)
+        splitter.setChildrenCollapsible(False)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 3)
-        splitter.setSizes([260, 700])
+        splitter.setSizes([250, 650])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
+
+        find = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
+        find.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        find.activated.connect(self.focus_search)
 
         self._debounce = QTimer(self)
         self._debounce.setObjectName("searchDebounce")
@@ -146,6 +163,10 @@ class BrowseView(QWidget):
         self.export_json_button.clicked.connect(lambda: emit(self.exportRequested, "json"))
         self.cancel_export_button.clicked.connect(self.exportCancelRequested)
         self._table: str | None = None
+
+    def focus_search(self) -> None:
+        self.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search_edit.selectAll()
 
     def set_exporting(self, exporting: bool) -> None:
         """While an export runs: its Cancel button instead of the export buttons."""

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QPlainTextEdit,
+    QSizePolicy,
     QTabWidget,
     QToolButton,
     QTreeView,
@@ -102,6 +103,9 @@ class DetailView(QWidget):
         self.title = named(QLabel("Select a row to see its definition.", self), "detailTitle")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.title.setWordWrap(True)
+        # A long name wraps within the space it is given instead of widening the window.
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title.setMinimumWidth(120)
 
         self.model = JsonTreeModel(self)
         self.tree = named(QTreeView(self), "jsonTree")
@@ -118,12 +122,13 @@ class DetailView(QWidget):
         bar = QHBoxLayout()
         for button in (self.back_button, self.forward_button):
             bar.addWidget(button)
-        bar.addWidget(self.title, 1)
+        bar.addStretch(1)
         bar.addWidget(self.copy_value_button)
         bar.addWidget(self.copy_path_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
+        layout.addWidget(self.title)  # its own line: a long name and table wrap, not squeeze
         layout.addWidget(self.tabs, 1)
 
         copy_action = QAction("Copy value", self.tree)

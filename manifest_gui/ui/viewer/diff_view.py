@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import (
     QLabel,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QTextBrowser,
@@ -40,6 +41,7 @@ class DiffView(QWidget):
             QLabel("Select a changed row to compare its JSON.", self), "diffSummary"
         )
         self.summary.setWordWrap(True)
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.before_model = JsonTreeModel(self)
         self.after_model = JsonTreeModel(self)
         self.before_tree = named(QTreeView(self), "diffBeforeTree")
@@ -51,6 +53,7 @@ class DiffView(QWidget):
             tree.setModel(model)
             configure_json_tree(tree)
             tree.setColumnHidden(2, True)
+            tree.setColumnWidth(0, 170)  # two trees side by side: leave room for the values
         before_box = _titled("Before", self.before_tree)
         after_box = _titled("After", self.after_tree)
         trees = QSplitter(Qt.Orientation.Horizontal, self)

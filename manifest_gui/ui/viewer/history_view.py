@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QSizePolicy,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -82,6 +83,7 @@ class HistoryView(QWidget):
         self.rows_view.setModel(self.rows_model)
         self.diff_view = DiffView(self)
         self.status = named(QLabel(self), "historyStatus")
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         rows_box = QWidget(self)
         rows_layout = QVBoxLayout(rows_box)
@@ -92,14 +94,20 @@ class HistoryView(QWidget):
         rows_layout.addLayout(kind_bar)
         rows_layout.addWidget(self.rows_view, 1)
 
+        # Changes per table above the changed rows, both beside the diff, which needs the width.
+        changes_and_rows = QSplitter(Qt.Orientation.Vertical, self)
+        changes_and_rows.addWidget(self.changes_view)
+        changes_and_rows.addWidget(rows_box)
+        changes_and_rows.setChildrenCollapsible(False)
+        changes_and_rows.setSizes([260, 300])
+        changes_and_rows.setMinimumWidth(self.fontMetrics().horizontalAdvance("M" * 30))
         lower = QSplitter(Qt.Orientation.Horizontal, self)
-        lower.addWidget(self.changes_view)
-        lower.addWidget(rows_box)
+        lower.addWidget(changes_and_rows)
         lower.addWidget(self.diff_view)
+        lower.setChildrenCollapsible(False)
         lower.setStretchFactor(0, 2)
-        lower.setStretchFactor(1, 2)
-        lower.setStretchFactor(2, 5)
-        lower.setSizes([340, 280, 760])
+        lower.setStretchFactor(1, 3)
+        lower.setSizes([420, 640])
         outer = QSplitter(Qt.Orientation.Vertical, self)
         outer.addWidget(self.versions_view)
         outer.addWidget(lower)

@@ -75,6 +75,7 @@ class ViewerWidget(QWidget):
         definitions = QSplitter(Qt.Orientation.Horizontal, self)
         definitions.addWidget(self.browse)
         definitions.addWidget(self.detail)
+        definitions.setChildrenCollapsible(False)
         definitions.setStretchFactor(0, 3)
         definitions.setStretchFactor(1, 2)
         definitions.setSizes([760, 520])
