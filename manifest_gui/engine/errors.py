@@ -74,5 +74,9 @@ class ArchiveError(ManifestGuiError):
     pass
 
 
+class ExportError(ManifestGuiError):
+    """The viewer could not write an export file (folder missing, read-only, disk full...)."""
+
+
 class SecretStoreError(ManifestGuiError):
     pass

@@ -12,6 +12,7 @@ ORDER BY (hash and name order of one table).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import re
@@ -25,6 +26,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+
+from .errors import ExportError
 
 HASH_MASK = 0xFFFFFFFF
 PAGE_SIZE = 200
@@ -452,10 +455,22 @@ def changed_rows(
     if after is not None:
         after_hash = to_unsigned(int(after.pk["id"])) if "id" in after.pk else -1
     if change is Change.INSERTED:
-        statement = f"""SELECT pk, name FROM manifest.t_manifest
-                         WHERE created_by = %s AND table_name = %s
-                           AND (%s::bigint IS NULL OR ({_HASH_ORDER}, pk) > (%s, %s::jsonb))
-                         ORDER BY {_HASH_ORDER}, pk LIMIT %s"""  # noqa: S608 - fixed text
+        # The name as inserted: a later change kept that JSON in the history (json_before of
+        # the first change after this version); without one, the row still reads the same.
+        statement = f"""SELECT m.pk,
+                               CASE WHEN later.json_before IS NULL THEN m.name
+                                    ELSE coalesce(
+                                        later.json_before -> 'displayProperties' ->> 'name',
+                                        later.json_before ->> 'statName') END
+                          FROM manifest.t_manifest m
+                          LEFT JOIN LATERAL (
+                               SELECT h.json_before FROM manifest.t_manifest_history h
+                                WHERE h.pk = m.pk AND h.table_name = m.table_name
+                                  AND h.manifest_id > m.created_by
+                                ORDER BY h.manifest_id LIMIT 1) later ON true
+                         WHERE m.created_by = %s AND m.table_name = %s
+                           AND (%s::bigint IS NULL OR ({_HASH_ORDER}, m.pk) > (%s, %s::jsonb))
+                         ORDER BY {_HASH_ORDER}, m.pk LIMIT %s"""  # noqa: S608 - fixed text
         params: tuple[Any, ...] = (manifest_id, table_name, after_hash, after_hash, after_pk, limit)
     else:
         statement = f"""SELECT pk, coalesce(json_before -> 'displayProperties' ->> 'name',
@@ -573,12 +588,18 @@ def export_rows(
         raise ValueError(f"unknown export format {fmt!r}")
     partial = path.with_name(path.name + ".partial")
     rows = iter_rows(conn, query, with_json=fmt == "json", check=check)
+    # CSV with a byte-order mark: spreadsheets then read the names as UTF-8, not a code page.
+    encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
     try:
-        with partial.open("w", encoding="utf-8", newline="") as out:
+        with partial.open("w", encoding=encoding, newline="") as out:
             count = write_csv(rows, out) if fmt == "csv" else write_json(rows, out)
         partial.replace(path)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ExportError(f"Cannot write {path}: {reason}.") from None
     finally:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
     return count
 
 

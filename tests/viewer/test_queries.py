@@ -244,3 +244,33 @@ def test_json_paths() -> None:
             "flag": True,
         }
     ) == {7, 9, 8, 3_000_000_000}
+
+
+def _name_of(document: object) -> str | None:
+    if not isinstance(document, dict):
+        return None
+    shown = document.get("displayProperties")
+    name = shown.get("name") if isinstance(shown, dict) else None
+    return name if name is not None else document.get("statName")
+
+
+def test_inserted_rows_show_their_name_as_inserted(
+    conn: psycopg.Connection, loaded_db: LoadedDatabase
+) -> None:
+    """Version 1's Inserted list names each row as version 1 had it, also when version 2
+    renamed it since."""
+    v1, v2 = loaded_db.v1, loaded_db.v2
+    renamed = 0
+    for table in {c.table_name for c in vq.version_changes(conn, 1)}:
+        rows: list[vq.ChangedRow] = []
+        while True:
+            page = vq.changed_rows(conn, 1, table, vq.Change.INSERTED, rows[-1] if rows else None)
+            rows.extend(page)
+            if len(page) < vq.PAGE_SIZE:
+                break
+        for row in rows:
+            key = row.pk.get("id", row.pk.get("key"))
+            assert row.name == _name_of(v1.get(table, key)), (table, key)
+            if (table, key) not in (v2.changes.deleted if v2.changes else ()):
+                renamed += _name_of(v1.get(table, key)) != _name_of(v2.get(table, key))
+    assert renamed, "the generated versions rename no row: the test proves nothing"

@@ -4,6 +4,7 @@ versions by the engine."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +216,7 @@ def test_history_versions_changes_and_diff(
     assert diff.after == loaded_db.v2.get(diff.table_name, key)
     marks = _marks(history.diff_view.after_model)
     assert "changed" in marks or "added" in marks
-    assert "differences" in history.diff_view.summary.text()
+    assert re.search(r"\d+ differences?\.", history.diff_view.summary.text())
     assert "<span" in history.diff_view.text.toHtml()
 
     history.set_change(Change.DELETED)
@@ -223,6 +224,39 @@ def test_history_versions_changes_and_diff(
         lambda: history.rows_model.key is not None and history.rows_model.key[2] is Change.DELETED,
         timeout=WAIT,
     )
+
+
+def test_history_opens_a_version_where_it_has_rows(
+    qtbot: Any, viewer: ViewerWidget, loaded_db: LoadedDatabase
+) -> None:
+    """The first version only inserted: its changes open on Inserted, not an empty Updated."""
+    history = viewer.history
+    qtbot.waitUntil(lambda: history.versions_model.rowCount() == 2, timeout=WAIT)
+    history.select_version(1)
+    qtbot.waitUntil(
+        lambda: history.rows_model.key is not None and history.rows_model.key[0] == 1,
+        timeout=WAIT,
+    )
+    assert history.current_change() is Change.INSERTED
+    qtbot.waitUntil(lambda: history.rows_model.rowCount() > 0, timeout=WAIT)
+
+
+def test_a_diff_counts_each_difference_once(
+    qtbot: Any, viewer: ViewerWidget, loaded_db: LoadedDatabase
+) -> None:
+    from manifest_gui.engine.viewer_queries import RowDiff
+
+    before = {"hash": 1, "displayProperties": {"name": "Old", "description": "d"}, "gone": 1}
+    after = {"hash": 1, "displayProperties": {"name": "New", "description": "d"}, "new": 2}
+    viewer.history.diff_view.show_diff(
+        RowDiff("DestinyClassDefinition", {"id": 1}, Change.UPDATED, before, after)
+    )
+    # name changed, "gone" removed, "new" added: three, not four (a change shows on both sides).
+    assert "3 differences" in viewer.history.diff_view.summary.text()
+    viewer.history.diff_view.show_diff(
+        RowDiff("DestinyClassDefinition", {"id": 1}, Change.UPDATED, before, {**before, "x": 1})
+    )
+    assert "1 difference." in viewer.history.diff_view.summary.text()
 
 
 def _marks(model: JsonTreeModel, parent: QModelIndex | None = None) -> set[str]:
@@ -243,7 +277,8 @@ def test_export_shown_table_and_search(
     with qtbot.waitSignal(viewer.exportFinished, timeout=WAIT) as blocker:
         assert viewer.export_to(tmp_path / "classes.csv", "csv")
     assert blocker.args[1] == loaded_db.v2.table_rows["DestinyClassDefinition"]
-    assert (tmp_path / "classes.csv").read_text(encoding="utf-8").startswith("table,hash,")
+    # With a byte-order mark, so spreadsheets read the names as UTF-8.
+    assert (tmp_path / "classes.csv").read_text(encoding="utf-8").startswith("\ufefftable,hash,")
     with qtbot.waitSignal(viewer.browse.rows_model.pageLoaded, timeout=WAIT):
         viewer.browse.search_edit.setText("e")
     with qtbot.waitSignal(viewer.exportFinished, timeout=WAIT) as blocker:
@@ -263,14 +298,61 @@ def test_refresh_after_a_new_load_updates_counts(
     from manifest_gui.engine.service import ManifestService
     from manifest_gui.engine.settings import Settings
 
-    v3 = manifest_factory.generate(seed=43, version_of=loaded_db.v2)
+    _open_table(qtbot, viewer, ITEM)
+    rows = viewer.browse.rows_model
+    while rows.canFetchMore(QModelIndex()):  # the whole table on screen
+        with qtbot.waitSignal(rows.pageLoaded, timeout=WAIT):
+            rows.fetchMore(QModelIndex())
+    v3 = manifest_factory.generate(seed=43, version_of=loaded_db.v2, changed=0.1, deleted=0.2)
     with ManifestService(Settings(database_url=loaded_db.url, data_dir=tmp_path / "d")) as svc:
         svc.load_sqlite(v3.path, "v3.0", "/p3")
-    with qtbot.waitSignal(viewer.tablesLoaded, timeout=WAIT):
+    with (
+        qtbot.waitSignal(viewer.tablesLoaded, timeout=WAIT),
+        qtbot.waitSignal(rows.pageLoaded, timeout=WAIT),
+    ):
         viewer.refresh()
     counts = {t.name: t.live_rows for t in viewer.browse.tables_model.tables()}
     assert counts == {t: n for t, n in v3.table_rows.items() if n}
     qtbot.waitUntil(lambda: viewer.history.versions_model.rowCount() == 3, timeout=WAIT)
+    # The open table shows the new version's rows, not the ones it showed before the load.
+    assert rows.total == v3.table_rows[ITEM]
+    while rows.canFetchMore(QModelIndex()):
+        with qtbot.waitSignal(rows.pageLoaded, timeout=WAIT):
+            rows.fetchMore(QModelIndex())
+    shown = {rows.row_at(i).pk["id"] for i in range(rows.rowCount())}  # type: ignore[union-attr]
+    assert shown == set(v3.rows[ITEM])  # type: ignore[arg-type]
+
+
+def test_an_export_to_a_missing_folder_is_a_sentence(
+    qtbot: Any, viewer: ViewerWidget, tmp_path: Path
+) -> None:
+    _open_table(qtbot, viewer, "DestinyClassDefinition")
+    target = tmp_path / "no-such-folder" / "classes.csv"
+    with qtbot.waitSignal(viewer.exportFailed, timeout=WAIT) as blocker:
+        assert viewer.export_to(target, "csv")
+    assert blocker.args == [f"Cannot write {target}: No such file or directory."]
+    assert not list(tmp_path.iterdir())
+
+
+def test_no_viewer_session_stays_idle_in_a_transaction(
+    qtbot: Any, viewer: ViewerWidget, loaded_db: LoadedDatabase
+) -> None:
+    """Every query ends its transaction: an idle one would hold table locks (schema changes
+    wait behind it) and trip servers' idle_in_transaction_session_timeout."""
+    import psycopg
+
+    _open_table(qtbot, viewer, ITEM)
+    with qtbot.waitSignal(viewer.detail.definitionShown, timeout=WAIT):
+        viewer.browse.rows_view.selectRow(0)
+    viewer.tabs.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: viewer.history.versions_model.rowCount() == 2, timeout=WAIT)
+    qtbot.waitUntil(lambda: viewer.history.changes_model.rowCount() > 0, timeout=WAIT)
+    with psycopg.connect(loaded_db.url, autocommit=True) as conn:
+        idle = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state = 'idle in transaction'"
+        ).fetchone()
+    assert idle == (0,)
 
 
 def test_empty_database_shows_a_message(qtbot: Any, database_url: str) -> None:

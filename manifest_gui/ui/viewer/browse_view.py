@@ -150,7 +150,7 @@ class BrowseView(QWidget):
         self._debounce.timeout.connect(self.apply_query)
         self.search_edit.textChanged.connect(self._debounce.start)
         self.search_edit.returnPressed.connect(self.apply_query)
-        self.only_table.toggled.connect(self.apply_query)
+        self.only_table.toggled.connect(lambda _checked: self.apply_query())
         self.table_filter.textChanged.connect(self.tables_proxy.setFilterFixedString)
         self.table_list.selectionModel().selectionChanged.connect(self._on_table)
         self.rows_view.selectionModel().selectionChanged.connect(self._on_row)
@@ -185,7 +185,9 @@ class BrowseView(QWidget):
             self.select_table(keep, reload=True)
         else:
             self._table = None
-            self.apply_query()
+        # A new version changed the rows: run the shown query again even though it reads the
+        # same (same table, search and sort), with the table's new total.
+        self.apply_query(force=True)
 
     def select_table(self, name: str, reload: bool = False) -> None:
         row = self.tables_model.row_of(name)
@@ -237,12 +239,12 @@ class BrowseView(QWidget):
             sort = SortColumn.HASH
         return RowQuery(self._table, "", sort, descending)
 
-    def apply_query(self) -> None:
+    def apply_query(self, *, force: bool = False) -> None:
         """Run the current query now (the debounce timer calls this); the previous query's
-        pending pages are cancelled by the model."""
+        pending pages are cancelled by the model. Unchanged, it runs again only when forced."""
         self._debounce.stop()
         query = self.current_query()
-        if query == self.rows_model.query:
+        if query == self.rows_model.query and not force:
             return
         total = None
         if query is not None and not query.is_search and query.table is not None:

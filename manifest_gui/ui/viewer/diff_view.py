@@ -93,7 +93,9 @@ class DiffView(QWidget):
         ]
         name = _name(row_diff.after) or _name(row_diff.before) or "(no name)"
         if row_diff.change is Change.UPDATED:
-            detail = f"{count_differences(right) + count_differences(left)} differences"
+            # A changed value is marked on both sides: count it once (removed ones only left).
+            count = count_differences(right) + count_differences(left, only=Mark.REMOVED)
+            detail = f"{count} difference{'' if count == 1 else 's'}"
         else:
             detail = "whole row " + ("added" if row_diff.change is Change.INSERTED else "removed")
         self.summary.setText(

@@ -210,8 +210,17 @@ class HistoryView(QWidget):
     def _on_change_cell(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not current.isValid():
             return
-        self._table = self.changes_model.changes()[current.row()].table_name
+        entry = self.changes_model.changes()[current.row()]
+        self._table = entry.table_name
         change = self.changes_model.change_of_column(current.column())
+        if change is None:  # the table's name: keep the kind of change if it has rows here
+            counts = {
+                Change.UPDATED: entry.updates,
+                Change.DELETED: entry.deletes,
+                Change.INSERTED: entry.inserts,
+            }
+            if not counts[self.current_change()]:
+                change = next((kind for kind, _ in _CHANGE_LABELS if counts[kind]), None)
         if change is not None:
             position = self.change_kind.findData(change.value)
             if position != self.change_kind.currentIndex():

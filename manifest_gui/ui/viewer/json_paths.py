@@ -186,5 +186,8 @@ def diff(before: Any, after: Any) -> tuple[dict[Path, Mark], dict[Path, Mark]]:
     return left, right
 
 
-def count_differences(marks: dict[Path, Mark]) -> int:
+def count_differences(marks: dict[Path, Mark], only: Mark | None = None) -> int:
+    """Values added, removed or changed (containers that merely hold one are not counted)."""
+    if only is not None:
+        return sum(1 for mark in marks.values() if mark is only)
     return sum(1 for mark in marks.values() if mark is not Mark.CONTAINS)

@@ -23,6 +23,7 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.pq import TransactionStatus
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from manifest_gui.engine.database import connect
@@ -95,11 +96,24 @@ class _Worker(QObject):
         except psycopg.errors.UndefinedTable:
             self._rollback()
             emit(self.failed, job_id, "The database holds no manifest yet.", False)
+        except psycopg.DataError as exc:  # e.g. a NUL character typed into the search box
+            self._rollback()
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            emit(self.failed, job_id, f"PostgreSQL cannot search for that: {first}", False)
         except Exception as exc:  # a bug: log the traceback, keep the viewer running
             log.exception("Viewer query failed")
             self._rollback()
             emit(self.failed, job_id, f"{type(exc).__name__}: {exc}", True)
         else:
+            # A job that read outside `with conn.transaction()` left one open: end it, or the
+            # idle session would hold its table locks (blocking schema changes) indefinitely.
+            conn = self._conn
+            if (
+                conn is not None
+                and not conn.closed
+                and (conn.info.transaction_status != TransactionStatus.IDLE)
+            ):
+                self._rollback()
             emit(self.done, job_id, result)
         finally:
             with self._lock:
