@@ -278,11 +278,12 @@ def _run(
         progress = Progress(TerminalProgress(sys.stderr) if interactive else None)
         service = service_factory() if service_factory else ManifestService(settings, SecretStore())
         with service:
-            try:
-                return run_command(args, service, progress)
-            finally:  # archive (issue 5): best-effort failures, e.g. an upload that failed
-                for warning in getattr(service, "warnings", []):
-                    sys.stderr.write(f"warning: {warning}\n")
+            code = run_command(args, service, progress)
+            # Archive (issue 5): best-effort failures, e.g. an upload that failed. After a failed
+            # run the error is the one line (the warnings are in the log).
+            for warning in getattr(service, "warnings", []):
+                sys.stderr.write(f"warning: {warning}\n")
+            return code
     except ManifestGuiError as exc:
         log.warning("%s failed: %s", args.command, exc)
         sys.stderr.write(f"error: {exc}\n")

@@ -14,9 +14,11 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -45,6 +47,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RULE_ID_PREFIX = "manifest-gui-expire-"
+MAX_RULE_ID = 255
+LIST_WORKERS = 8  # HEAD requests in flight while listing (one per archived object)
+# What S3 and S3-compatible stores accept as a bucket name (AWS is stricter; it says so).
+BUCKET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]")
 # Module-level so tests can shrink them (S3's smallest multipart part is 5 MiB).
 MULTIPART_THRESHOLD = 8 << 20
 MULTIPART_CHUNK = 8 << 20
@@ -83,8 +89,13 @@ def list_profiles() -> list[str]:
 
 
 def rule_id(prefix: str) -> str:
-    """Our lifecycle rule's fixed ID: how we find it again without touching anyone else's."""
-    return RULE_ID_PREFIX + prefix
+    """Our lifecycle rule's fixed ID: how we find it again without touching anyone else's.
+    S3 caps IDs at 255 characters: a longer prefix is shortened and made unique by a digest."""
+    whole = RULE_ID_PREFIX + prefix
+    if len(whole) <= MAX_RULE_ID:
+        return whole
+    digest = hashlib.sha256(prefix.encode()).hexdigest()[:16]
+    return whole[: MAX_RULE_ID - len(digest) - 1] + "-" + digest
 
 
 def sha256_file(path: Path, progress: Progress | None = None) -> str:
@@ -98,12 +109,44 @@ def sha256_file(path: Path, progress: Progress | None = None) -> str:
 
 
 def describe_endpoint(url: str | None) -> str:
-    """The endpoint for messages: scheme and host only, never user info or a query."""
+    """The endpoint for messages: host and port only, never user info, a path or a query."""
     if not url:
         return "AWS S3"
-    parts = urlsplit(url)
-    host = parts.hostname or url
-    return f"{host}:{parts.port}" if parts.port else host
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "(invalid endpoint URL)"
+    host = parts.hostname or "(invalid endpoint URL)"
+    return f"{host}:{port}" if port else host
+
+
+def endpoint_problem(url: str | None) -> str | None:
+    """Why an S3 endpoint URL cannot be used, in a sentence; None when it can."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        return "The S3 endpoint URL is not valid; write it as http(s)://host:port."
+    if parts.username is not None or parts.password is not None:
+        # Credentials belong to boto3's chain (environment, profiles), never in a URL.
+        return (
+            "The S3 endpoint URL must not contain a user name or password; set the credentials "
+            "in the environment or an AWS profile."
+        )
+    return None
+
+
+def bucket_name(text: str) -> str:
+    """The bucket setting as a name: spaces and an s3:// scheme around it are dropped."""
+    name = text.strip()
+    if name.lower().startswith("s3://"):
+        name = name[5:]
+    return name.strip("/")
 
 
 @dataclass(frozen=True)
@@ -142,12 +185,21 @@ class S3Archive:
             raise ArchiveError(
                 "No S3 bucket is configured; set one in Settings or MANIFEST_GUI_S3_BUCKET."
             )
-        prefix = settings.s3_prefix.strip("/")
+        prefix = settings.s3_prefix.strip().strip("/")
         if not prefix:
             raise ArchiveError(
                 "The S3 prefix must not be empty: its expiry rule would cover the whole bucket."
             )
-        self.bucket = settings.s3_bucket
+        bucket = bucket_name(settings.s3_bucket)
+        if not BUCKET_NAME.fullmatch(bucket):
+            raise ArchiveError(
+                f"The S3 bucket name {bucket!r} is not valid; use 3 to 255 letters, digits, "
+                "dots, hyphens or underscores."
+            )
+        problem = endpoint_problem(settings.s3_endpoint_url)
+        if problem:
+            raise ArchiveError(problem)
+        self.bucket = bucket
         self.prefix = prefix
         self.days = settings.archive_days
         self.endpoint = describe_endpoint(settings.s3_endpoint_url)
@@ -299,10 +351,12 @@ class S3Archive:
                     "uploading the manifest",
                 )
             if progress.cancelled:  # cancelled after the last byte: honour it anyway
-                self._delete_quietly(key)
                 raise ArchiveCancelledError(_cancelled_upload(key))
-        except BaseException:
+        except BaseException as exc:
             self._abort_pending(key)
+            if progress.cancelled or isinstance(exc, CancelledError | KeyboardInterrupt):
+                # A single-part upload cannot be stopped halfway: if it got there, remove it.
+                self._delete_if_ours(key, sha256)
             raise
         progress.finish(done)
         log.info("Archived %s to s3://%s/%s", sqlite_path.name, self.bucket, key)
@@ -312,22 +366,39 @@ class S3Archive:
 
     # List and download -------------------------------------------------------------------
     def list(self) -> list[ArchivedManifest]:
-        """Every archived manifest under the prefix, newest first."""
-        found = []
+        """Every manifest this tool archived under the prefix, newest first.
+
+        Only keys shaped <prefix>/<language>/<name>.sqlite3 whose metadata has a sha256 count:
+        anything else in the prefix was not put there by manifest-gui and could not be loaded.
+        Their metadata takes one HEAD request each, several in flight."""
+        keys = []
         with self._errors("listing the archive"):
             paginator = self._client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + "/"):
                 for item in page.get("Contents", []):
-                    key = item["Key"]
-                    if not key.endswith(SQLITE_SUFFIX):
-                        continue
-                    archived = self._head(key, missing_ok=True)
-                    if archived is not None:
-                        found.append(archived)
+                    relative = PurePosixPath(item["Key"][len(self.prefix) + 1 :])
+                    if len(relative.parts) == 2 and relative.name.endswith(SQLITE_SUFFIX):
+                        keys.append(item["Key"])
+        with ThreadPoolExecutor(LIST_WORKERS, thread_name_prefix="archive-list") as pool:
+            heads = list(pool.map(self._head_for_list, keys))
+        found = [archived for archived in heads if archived is not None and archived.sha256]
         found.sort(key=lambda a: (a.last_modified, a.key), reverse=True)
         return found
 
+    def _head_for_list(self, key: str) -> ArchivedManifest | None:
+        """One object's metadata; one that cannot be read is left out of the list, not fatal."""
+        try:
+            return self._head(key, missing_ok=True)
+        except ArchiveError as exc:
+            log.warning("Leaving %s out of the archive list: %s", key, exc)
+            return None
+
     def head(self, key: str) -> ArchivedManifest:
+        if not key.startswith(self.prefix + "/"):
+            raise ArchiveError(
+                f"{key!r} is not in the archive ({self.prefix}/ in the bucket {self.bucket!r}); "
+                "`archive list` shows the keys."
+            )
         archived = self._head(key)
         assert archived is not None
         return archived
@@ -438,11 +509,26 @@ class S3Archive:
                 exc,
             )
 
-    def _delete_quietly(self, key: str) -> None:
+    def _delete_if_ours(self, key: str, sha256: str) -> None:
+        """Delete `key` if it holds the file this attempt uploaded (by its sha256)."""
         try:
-            self._client.delete_object(Bucket=self.bucket, Key=key)
+            reply = self._client.head_object(Bucket=self.bucket, Key=key)
+            if reply.get("Metadata", {}).get("sha256") == sha256:
+                self._client.delete_object(Bucket=self.bucket, Key=key)
+                log.info("Removed %s: its upload was cancelled", key)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-            log.warning("Could not delete %s after a cancel: %s", key, exc)
+            if not isinstance(exc, botocore.exceptions.ClientError) or _code(exc) not in (
+                "404",
+                "NoSuchKey",
+                "NotFound",
+            ):
+                log.warning("Could not remove %s after a cancel: %s", key, exc)
+
+    def delete(self, key: str) -> None:
+        """Remove an archived manifest (one that turned out not to load)."""
+        with self._errors(f"deleting {key}"):
+            self._client.delete_object(Bucket=self.bucket, Key=key)
+        log.info("Removed s3://%s/%s", self.bucket, key)
 
     @contextlib.contextmanager
     def _errors(self, action: str) -> Iterator[None]:
@@ -507,7 +593,12 @@ class S3Archive:
             message = " ".join(str(exc.response.get("Error", {}).get("Message", "")).split())
             detail = message[:160] or "no details"
             return f"S3 answered {code or 'an error'} while {action}: {detail}."
-        return f"The S3 archive failed while {action}: {' '.join(str(exc).split())[:200]}."
+        # botocore's text may quote the request URL (endpoint, bucket, query): not that.
+        text = _URL.sub(self.endpoint, " ".join(str(exc).split()))
+        return f"The S3 archive failed while {action}: {text[:300]}."
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 
 
 class _MissingKey(Exception):

@@ -246,17 +246,21 @@ class ManifestService:
             db = check.database
             assert db is not None
             progress.message(f"Already up to date: {db.version}.")
+            self.cache().prune()  # cron runs are mostly this: old files still go
             return LoadResult(False, db.manifest_id, db.version, db.path)
         progress.message(f"Loading {remote.version} ({path_name(remote.path)}).")
         sqlite_path = self.fetch(remote, progress)
-        self._archive_best_effort(sqlite_path, remote, progress)  # archive (issue 5)
+        archived = self._archive_best_effort(sqlite_path, remote, progress)  # archive (issue 5)
         try:
             result = self.load_sqlite(
                 sqlite_path, remote.version, remote.path, progress, skip_if_current=not force
             )
         except BadManifestFileError:
-            # Damage found only while reading rows: the next run must download it afresh.
+            # Damage found only while reading rows: the next run must download it afresh, and
+            # nobody should load it from the archive later.
             self._discard_cached(remote.path)
+            if archived is not None:
+                self._unarchive(archived)
             raise
         self.cache().prune()  # archive (issue 5)
         return result
@@ -345,26 +349,37 @@ class ManifestService:
 
     def _archive_best_effort(
         self, sqlite_path: Path, remote: RemoteVersion, progress: Progress
-    ) -> None:
-        """Upload to the archive when a bucket is set. A failure is a warning, not a failed
-        load; a cancel cancels the whole job."""
+    ) -> str | None:
+        """Upload to the archive when a bucket is set; the key, or None. A failure is a warning,
+        not a failed load; a cancel cancels the whole job."""
         if not self.settings.s3_bucket:
-            return
+            return None
         try:
             with self.archive() as archive:
-                archive.upload(
+                return archive.upload(
                     sqlite_path,
                     language=self.settings.language,
                     version=remote.version,
                     content_path=remote.path,
                     progress=progress,
-                )
+                ).key
         except CancelledError:
             raise
         except ArchiveError as exc:
             log.warning("Archiving failed: %s", exc)
             self.warnings.append(str(exc))
             progress.warning(f"Archiving failed; loading from the local file. {exc}")
+            return None
+
+    def _unarchive(self, key: str) -> None:
+        try:
+            with self.archive() as archive:
+                archive.delete(key)
+        except ArchiveError as exc:
+            log.warning("Could not remove the unloadable %s from the archive: %s", key, exc)
+            self.warnings.append(
+                f"The manifest does not load, but it could not be removed from the archive: {exc}"
+            )
 
     def archive_list(self) -> list[ArchivedManifest]:
         with self.archive() as archive:

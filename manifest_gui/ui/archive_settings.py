@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
@@ -26,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.archive import list_profiles
+from ..engine.archive import endpoint_problem, list_profiles
 from ..engine.cache import ManifestCache
 from ..engine.errors import ConfigurationError
 from ..engine.progress import Progress
@@ -259,17 +258,7 @@ def _endpoint(text: str) -> str | None:
     url = text.strip()
     if not url:
         return None
-    try:
-        parts = urlsplit(url)
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:
-        valid = False
-    if not valid:
-        raise ConfigurationError(
-            "The S3 endpoint URL must look like http://host:port or https://host."
-        )
-    if parts.username or parts.password:
-        raise ConfigurationError(
-            "Leave credentials out of the S3 endpoint URL; use an AWS profile or the environment."
-        )
+    problem = endpoint_problem(url)  # the archive's own test, so the two never disagree
+    if problem:
+        raise ConfigurationError(problem)
     return url

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import http.client
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -216,6 +218,47 @@ class _DroppingHandler(BaseHTTPRequestHandler):
 def dropping_endpoint() -> Iterator[str]:
     """An S3-like endpoint on 127.0.0.1 whose downloads always break off."""
     with _loopback_endpoint(_DroppingHandler) as url:
+        yield url
+
+
+class _SlowAnswerProxy(BaseHTTPRequestHandler):
+    """Passes every request on to moto; a PUT's answer comes back a second late, as over a
+    slow link: the object is stored while the client still waits (and may cancel)."""
+
+    target = ""  # moto's "host:port", set per fixture
+    protocol_version = "HTTP/1.1"
+
+    def _forward(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        upstream = http.client.HTTPConnection(self.target, timeout=30)
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+        upstream.request(self.command, self.path, body=body, headers=headers)
+        reply = upstream.getresponse()
+        data = reply.read()
+        if self.command == "PUT":
+            time.sleep(1.0)
+        self.send_response(reply.status)
+        for name, value in reply.getheaders():
+            if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        upstream.close()
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def slow_answer_endpoint(moto_endpoint: str) -> Iterator[str]:
+    """moto behind a proxy on 127.0.0.1 that delays the answers to uploads."""
+    handler = type("Proxy", (_SlowAnswerProxy,), {"target": moto_endpoint.split("//", 1)[1]})
+    with _loopback_endpoint(handler) as url:
         yield url
 
 

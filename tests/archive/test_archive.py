@@ -220,6 +220,10 @@ def test_list_returns_archived_manifests_newest_first(
            version="v2")  # fmt: skip
     s3.put_object(Bucket=bucket, Key="manifests/notes.txt", Body=b"not a manifest")
     s3.put_object(Bucket=bucket, Key="elsewhere/en/x.sqlite3", Body=b"outside the prefix")
+    # Not ours: not <prefix>/<language>/<name>.sqlite3, or no sha256 to verify it by.
+    s3.put_object(Bucket=bucket, Key="manifests/top.sqlite3", Body=b"x")
+    s3.put_object(Bucket=bucket, Key="manifests/en/deep/er/x.sqlite3", Body=b"x")
+    s3.put_object(Bucket=bucket, Key="manifests/en/by-hand.sqlite3", Body=b"x")
 
     with S3Archive(settings) as archive:
         listed = archive.list()
@@ -324,6 +328,25 @@ def test_upload_cancelled_midway_leaves_nothing(
         upload(settings, path, progress)
     assert object_keys(s3, bucket) == []
     assert pending_uploads(s3, bucket) == []
+
+
+def test_a_single_part_upload_cancelled_in_flight_leaves_nothing(
+    settings: Settings, s3: S3Client, bucket: str, tmp_path: Path, slow_answer_endpoint: str
+) -> None:
+    """One PUT cannot be stopped halfway: when it reaches the bucket anyway (Cancel while the
+    answer is on its way), it is removed."""
+    settings = dataclasses.replace(settings, s3_endpoint_url=slow_answer_endpoint)
+    path = random_file(tmp_path / "m.sqlite3", 300_000)
+    progress: Progress
+
+    def listener(event: ProgressEvent) -> None:
+        if event.stage == "upload" and event.done > 0:
+            progress.cancel()  # the bytes are sent (the proxy holds the answer back)
+
+    progress = Progress(listener, interval=0)
+    with pytest.raises(ArchiveCancelledError):
+        upload(settings, path, progress)
+    assert object_keys(s3, bucket) == []
 
 
 def test_cancelled_small_upload_leaves_nothing(
@@ -439,13 +462,62 @@ def test_download_that_keeps_breaking_off(
 def test_endpoint_url_with_user_info_is_not_shown(settings: Settings, tmp_path: Path) -> None:
     from tests.support.bungie_server import refused_url
 
-    url = refused_url().replace("//", "//user:hunter2@")
+    url = refused_url().replace("//", "//someone:hunter2@")
     with pytest.raises(ArchiveError) as error:
         upload(dataclasses.replace(settings, s3_endpoint_url=url),
                random_file(tmp_path / "m.sqlite3", 10))  # fmt: skip
-    assert "hunter2" not in str(error.value) and "user" not in str(error.value)
+    assert "hunter2" not in str(error.value) and "someone" not in str(error.value)
+    assert "must not contain a user name or password" in str(error.value)
 
 
-def test_invalid_endpoint_url(settings: Settings) -> None:
+@pytest.mark.parametrize(
+    "url", ["not a url", "http://127.0.0.1:abc", "http://[::1", "http://127.0.0.1:99999", "ftp://h"]
+)
+def test_invalid_endpoint_url(settings: Settings, url: str) -> None:
     with pytest.raises(ArchiveError, match="is not valid"):
-        S3Archive(dataclasses.replace(settings, s3_endpoint_url="not a url"))
+        S3Archive(dataclasses.replace(settings, s3_endpoint_url=url))
+
+
+def test_a_failure_never_quotes_the_request_url(
+    settings: Settings, moto_endpoint: str, tmp_path: Path
+) -> None:
+    """https to a plain-http server: botocore's SSL error names the whole request URL."""
+    url = moto_endpoint.replace("http://", "https://")
+    with (
+        pytest.raises(ArchiveError) as error,
+        S3Archive(dataclasses.replace(settings, s3_endpoint_url=url)) as archive,
+    ):
+        archive.list()
+    text = str(error.value)
+    assert "://" not in text and "list-type" not in text, text
+    assert_one_sentence(error.value)
+
+
+def test_bucket_names_are_tidied_and_checked(settings: Settings) -> None:
+    for written in (f" {settings.s3_bucket} ", f"s3://{settings.s3_bucket}/"):
+        with S3Archive(dataclasses.replace(settings, s3_bucket=written)) as archive:
+            assert archive.bucket == settings.s3_bucket
+            assert archive.list() == []
+    with pytest.raises(ArchiveError, match="bucket name 'my bucket' is not valid"):
+        S3Archive(dataclasses.replace(settings, s3_bucket="my bucket"))
+
+
+def test_a_long_prefix_keeps_its_rule_id_within_s3s_limit(
+    settings: Settings, s3: S3Client, bucket: str
+) -> None:
+    long_prefix = "archive/" + "x" * 300
+    assert len(rule_id(long_prefix)) <= 255
+    assert rule_id(long_prefix) != rule_id(long_prefix + "y")
+    assert rule_id("manifests") == "manifest-gui-expire-manifests"  # short ones as before
+    with S3Archive(dataclasses.replace(settings, s3_prefix=long_prefix)) as archive:
+        assert archive.ensure_lifecycle()
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert [r["ID"] for r in rules] == [rule_id(long_prefix)]
+
+
+def test_a_key_outside_the_prefix_is_refused(
+    settings: Settings, s3: S3Client, bucket: str, tmp_path: Path
+) -> None:
+    s3.put_object(Bucket=bucket, Key="other/en/outside.sqlite3", Body=b"x")
+    with S3Archive(settings) as archive, pytest.raises(ArchiveError, match="is not in the archive"):
+        archive.download("other/en/outside.sqlite3", tmp_path / "m.sqlite3", Progress())

@@ -79,9 +79,11 @@ def test_settings_widget_keeps_an_unknown_profile(qtbot: QtBot, tmp_path: Path) 
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("ftp://host", "must look like"),
-        ("localhost:9000", "must look like"),
-        ("http://key:secret@host:9000", "Leave credentials out"),
+        ("ftp://host", "is not valid"),
+        ("localhost:9000", "is not valid"),
+        ("http://127.0.0.1:abc", "is not valid"),
+        ("http://[::1", "is not valid"),
+        ("http://key:secret@host:9000", "must not contain a user name or password"),
     ],
 )
 def test_settings_widget_refuses_bad_endpoints(

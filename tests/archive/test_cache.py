@@ -131,6 +131,23 @@ def test_update_prunes_old_files_after_the_load(
     ]
 
 
+def test_a_run_that_finds_nothing_new_prunes_too(
+    service_settings: Settings,
+    bungie_server: BungieServer,
+    manifest_factory: ManifestFactory,
+) -> None:
+    """A cron job's usual run is "already up to date": old files must go then as well."""
+    settings = dataclasses.replace(service_settings, s3_bucket=None, cache_days=3)
+    bungie_server.publish(manifest_factory.content_file(manifest_factory.generate(rows=50)))
+    with make_service(settings) as service:
+        assert service.update().loaded
+        stale = settings.cache_path / "en" / "world_sql_content_stale.sqlite3"
+        stale.write_bytes(b"old")
+        age(stale, 4)
+        assert not service.update().loaded  # up to date
+    assert not stale.exists()
+
+
 def test_a_download_that_is_not_a_manifest_is_not_kept(
     bungie_server: BungieServer,
     manifest_factory: ManifestFactory,

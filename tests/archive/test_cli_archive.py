@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -15,6 +16,9 @@ from tests.support.bungie_server import BungieServer
 from tests.support.manifest_factory import ManifestFactory
 
 from .conftest import DUMMY_SECRET, make_service, random_file
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 @pytest.fixture
@@ -176,3 +180,44 @@ def test_archive_failure_is_a_warning(
     assert captured.out.startswith("Loaded ")
     warnings = [line for line in captured.err.splitlines() if line.startswith("warning: ")]
     assert len(warnings) == 1 and "Cannot reach the S3 endpoint" in warnings[0]
+
+
+def _broken_content(manifest_factory: ManifestFactory, tmp_path: Path) -> Path:
+    """A release whose SQLite file opens but holds a row PostgreSQL cannot store as JSON."""
+    import sqlite3
+
+    manifest = manifest_factory.generate(seed=61, rows=60)
+    with sqlite3.connect(manifest.path) as conn:
+        conn.execute(
+            'UPDATE "DestinyInventoryItemDefinition" SET json = ? '
+            'WHERE rowid = (SELECT max(rowid) FROM "DestinyInventoryItemDefinition")',
+            ('{"broken": ',),
+        )
+    conn.close()
+    return manifest_factory.content_file(manifest)
+
+
+@pytest.mark.parametrize("archive_reachable", [True, False])
+def test_a_manifest_that_does_not_load_is_not_kept_in_the_archive(
+    archive_env: str,
+    database_url: str,
+    bungie_server: BungieServer,
+    manifest_factory: ManifestFactory,
+    refused_url: str,
+    s3: S3Client,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    archive_reachable: bool,
+) -> None:
+    monkeypatch.setenv("MANIFEST_GUI_DATABASE_URL", database_url)
+    monkeypatch.setenv("MANIFEST_GUI_BUNGIE_ROOT", bungie_server.base_url)
+    monkeypatch.setenv("MANIFEST_GUI_API_KEY", "test-api-key")
+    if not archive_reachable:
+        monkeypatch.setenv("MANIFEST_GUI_S3_ENDPOINT_URL", refused_url)
+    bungie_server.publish(_broken_content(manifest_factory, tmp_path))
+    assert main(["load"], service_factory=service_from_environment) == 1
+    # The load's failure is the one line, even when archiving failed too (that is in the log).
+    assert "cannot store as JSON" in one_error_line(capsys.readouterr().err)
+    # Nobody can load it from the archive later: it was removed again.
+    assert s3.list_objects_v2(Bucket=archive_env).get("KeyCount") == 0
