@@ -187,6 +187,46 @@ def _first_link(model: JsonTreeModel, parent: QModelIndex | None = None) -> QMod
     return None
 
 
+def _first_key_link(model: JsonTreeModel, parent: QModelIndex | None = None) -> QModelIndex | None:
+    """A key that is itself a hash of a loaded definition (e.g. stats.stats entries)."""
+    parent = parent or QModelIndex()
+    for row in range(model.rowCount(parent)):
+        key = model.index(row, 0, parent)
+        if isinstance(key.data(LINK_ROLE), LinkTarget):
+            return key
+        found = _first_key_link(model, key)
+        if found is not None:
+            return found
+    return None
+
+
+def test_a_click_reopens_the_selected_row_and_follows_hash_keys(
+    qtbot: Any, viewer: ViewerWidget
+) -> None:
+    _open_table(qtbot, viewer, ITEM)
+    detail, view = viewer.detail, viewer.browse.rows_view
+    viewer.show()
+    qtbot.waitExposed(viewer)
+    key_link = None
+    for row in range(viewer.browse.rows_model.rowCount()):
+        with qtbot.waitSignal(detail.definitionShown, timeout=WAIT):
+            view.selectRow(row)
+        key_link = _first_key_link(detail.model)
+        if key_link is not None:
+            break
+    assert key_link is not None, "no definition keyed by a hash"
+    chosen = detail.location
+    target = key_link.data(LINK_ROLE)
+    with qtbot.waitSignal(detail.definitionShown, timeout=WAIT):
+        detail.tree.clicked.emit(key_link)  # a single click on the blue key
+    assert detail.location is not None and detail.location.pk == {"id": target.id}
+    # The row is still highlighted: clicking it opens it again.
+    rect = view.visualRect(view.currentIndex())
+    with qtbot.waitSignal(detail.definitionShown, timeout=WAIT):
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert detail.location == chosen
+
+
 def test_history_versions_changes_and_diff(
     qtbot: Any, viewer: ViewerWidget, loaded_db: LoadedDatabase
 ) -> None:

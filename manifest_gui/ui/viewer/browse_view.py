@@ -154,6 +154,8 @@ class BrowseView(QWidget):
         self.table_filter.textChanged.connect(self.tables_proxy.setFilterFixedString)
         self.table_list.selectionModel().selectionChanged.connect(self._on_table)
         self.rows_view.selectionModel().selectionChanged.connect(self._on_row)
+        # A click on the row already selected (e.g. after Back) opens it again.
+        self.rows_view.clicked.connect(self._on_row_clicked)
         self.rows_model.modelReset.connect(self._sync_sort_indicator)
         self.rows_model.pageLoaded.connect(self._update_status)
         self.rows_model.countKnown.connect(self._update_status)
@@ -291,6 +293,11 @@ class BrowseView(QWidget):
     def _on_row(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
         rows = self.rows_view.selectionModel().selectedRows()
         row = self.rows_model.row_at(rows[0].row()) if rows else None
+        if row is not None:
+            emit(self.rowSelected, row.table_name, row.pk)
+
+    def _on_row_clicked(self, index: QModelIndex) -> None:
+        row = self.rows_model.row_at(index.row())
         if row is not None:
             emit(self.rowSelected, row.table_name, row.pk)
 

@@ -34,7 +34,6 @@ from manifest_gui.engine.viewer_queries import (
 
 from .json_paths import json_path, link_candidates, postgres_path, value_text
 from .json_tree_model import (
-    LINK_COLUMN,
     LINK_ROLE,
     PATH_ROLE,
     VALUE_COLUMN,
@@ -251,8 +250,8 @@ class DetailView(QWidget):
 
     # Links and copying -------------------------------------------------------------------------
     def _on_clicked(self, index: QModelIndex) -> None:
-        if index.column() in (VALUE_COLUMN, LINK_COLUMN):
-            self._on_activated(index)
+        # Values, the "Links to" column, and keys that are hashes (drawn as links) follow.
+        self._on_activated(index)
 
     def _on_activated(self, index: QModelIndex) -> None:
         target = index.data(LINK_ROLE)
