@@ -93,6 +93,16 @@ def window_state() -> QSettings:
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, APP_NAME, "window")
 
 
+def _report_status(service: ManifestService, progress: Progress) -> None:
+    """In a worker: read the database side and hand it to the window as a "status" event."""
+    try:
+        status = service.status()
+    except ManifestGuiError:
+        return  # the job's own steps meet the same problem and report it
+    progress.start("status")
+    progress.finish(0, result=status)
+
+
 class Application(QObject):
     """Owns the service, window, tray, scheduler and runner; decides what each event means."""
 
@@ -120,6 +130,7 @@ class Application(QObject):
         self.log_file = log_file or self.settings.log_path / LOG_FILE
         self.service = service_factory(self.settings, self.secrets)
         self._pending_settings: Settings | None = None
+        self._database_shown = False  # the version panel shows the database side
         self._quitting = False
         self._shut_down = False
         self._job_started: datetime | None = None
@@ -324,16 +335,23 @@ class Application(QObject):
             self._log(f"A job is running; {kind} was not started.")
             return False
         service = self.service  # the job keeps the service it started with
+        # Until the database side was shown once, read it first: a check that then fails (no
+        # key yet, Bungie.net down) still leaves the database's version on screen.
+        read_first = not self._database_shown
         function: Callable[[Progress], Any]
         if kind == "check":
 
             def function(progress: Progress) -> Any:
+                if read_first:
+                    _report_status(service, progress)
                 return service.check(progress), service.status()
 
         elif kind in ("update", "poll", "force"):
             force = kind == "force"
 
             def function(progress: Progress) -> Any:
+                if read_first:
+                    _report_status(service, progress)
                 loaded = service.update(force=force, progress=progress)
                 return loaded, service.status(), list(service.warnings)
 
@@ -385,6 +403,9 @@ class Application(QObject):
     def _on_progress(self, event: ProgressEvent) -> None:
         if event.message:
             self._on_message(event)
+            return
+        if event.stage == "status" and isinstance(event.result, Status):
+            self._show_status(event.result)
             return
         if event.stage == "check" and event.finished and isinstance(event.result, CheckResult):
             self._on_checked(event.result)
@@ -671,8 +692,10 @@ class Application(QObject):
         self.runner.start("status", function)
 
     def _show_upload_row(self) -> None:
-        """The Upload bar exists for the S3 archive: shown only while a bucket is set."""
+        """The Upload bar exists for the S3 archive: shown only while a bucket is set (and
+        Load from archive is enabled only then)."""
         self.window.progress_panel.set_stage_visible("upload", bool(self.settings.s3_bucket))
+        self.window.set_archive_configured(bool(self.settings.s3_bucket))
 
     def _show_database_description(self) -> None:
         self.window.database_label.setText(f"Database: {self._database_words()}")
@@ -716,6 +739,7 @@ class Application(QObject):
         )
 
     def _show_status(self, status: Status) -> None:
+        self._database_shown = True
         self.window.version_panel.show_database(
             status.current, status.live_rows if status.current else None
         )

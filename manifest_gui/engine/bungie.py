@@ -38,7 +38,8 @@ SUCCESS = 1
 SYSTEM_DISABLED = 5
 KEY_ERRORS = {
     2101: "Bungie.net rejected the API key as invalid or expired; check it in Settings.",
-    2102: "Bungie.net needs an API key; set one in Settings or MANIFEST_GUI_API_KEY.",
+    2102: "Bungie.net needs an API key (get one at https://www.bungie.net/en/Application); "
+    "set it in Settings or MANIFEST_GUI_API_KEY.",
     2103: "Bungie.net has disabled the application that owns this API key.",
     2107: "Bungie.net refused the API key from this origin (the key is restricted to another "
     "origin header).",

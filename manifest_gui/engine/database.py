@@ -96,6 +96,9 @@ _PLAIN_REASONS = (
     ("timeout expired", "the server did not answer within 10 seconds."),
     ("could not translate host name", "that host name is unknown (check the spelling or DNS)."),
     ("Name or service not known", "that host name is unknown (check the spelling or DNS)."),
+    ("Servname not supported", "the port is not a number."),
+    ("invalid port number", "the port is not a valid number."),
+    ('for connection option "port"', "the port is not a number."),
 )
 
 
@@ -103,6 +106,10 @@ def _plain_reason(reason: str) -> str:
     for marker, plain in _PLAIN_REASONS:
         if marker in reason:
             return plain
+    # The server's own words ("database "x" does not exist") without libpq's preamble.
+    if "FATAL:" in reason:
+        said = reason.rsplit("FATAL:", 1)[1].strip()
+        return said[:1].upper() + said[1:] if said else reason
     return reason
 
 

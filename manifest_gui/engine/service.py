@@ -312,7 +312,8 @@ class ManifestService:
                 f"{path.name} is neither a .content (zip) file nor a SQLite database."
             )
         with tempfile.TemporaryDirectory(prefix="manifest-gui-") as folder:
-            sqlite_path = extract_content(path, Path(folder) / "manifest.sqlite3", progress)
+            # Named after the user's file: messages about it then name what they chose.
+            sqlite_path = extract_content(path, Path(folder) / f"{path.stem}.sqlite3", progress)
             return self.load_sqlite(sqlite_path, path.name, path.name, progress)
 
     def load_sqlite(

@@ -52,6 +52,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
         self.hide_on_close = False  # set by the Application when a tray exists
+        self._busy = False
+        self._archive_configured = True
         self.viewer: QWidget | None = None
 
         self.version_panel = VersionPanel()
@@ -216,15 +218,31 @@ class MainWindow(QMainWindow):
             self.check_action,
             self.file_action,
             self.force_action,
-            self.archive_action,
         ):
             widget.setEnabled(not busy)
+        self._busy = busy
+        self._update_archive_widgets()
         self.cancel_button.setEnabled(busy and cancellable)
         self.cancel_action.setEnabled(busy and cancellable)
 
     def enable_archive(self) -> None:
         self.archive_button.show()
         self.archive_action.setVisible(True)
+
+    def set_archive_configured(self, configured: bool) -> None:
+        """Load from archive needs a bucket: without one it is disabled and says why."""
+        self._archive_configured = configured
+        self._update_archive_widgets()
+
+    def _update_archive_widgets(self) -> None:
+        hint = (
+            "Load a manifest kept in the S3 archive."
+            if self._archive_configured
+            else "Set an S3 bucket in Settings (Archive) to load manifests from the archive."
+        )
+        for widget in (self.archive_button, self.archive_action):
+            widget.setEnabled(self._archive_configured and not self._busy)
+            widget.setToolTip(hint)
 
     def add_viewer(self, viewer: QWidget) -> None:
         self.viewer = viewer

@@ -8,6 +8,7 @@ import logging
 import os
 from typing import Any
 
+import psycopg.conninfo
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -109,6 +110,7 @@ class SettingsDialog(QDialog):
         self._secrets = secrets
         self.result_settings: Settings | None = None
         self._keyring = secrets.keyring_available()
+        self._clear_key = False  # Clear pressed: forget the stored key on OK
         self._tester = JobRunner(self, name="test-connection")
         self._tester.succeeded.connect(self._on_test_succeeded)
         self._tester.failed.connect(self._on_test_failed)
@@ -167,7 +169,7 @@ class SettingsDialog(QDialog):
         )
         self.clear_key_button = QPushButton("Cl&ear")
         self.clear_key_button.setObjectName("clearApiKeyButton")
-        self.clear_key_button.setToolTip("Forget the stored API key now.")
+        self.clear_key_button.setToolTip("Forget the stored API key (when you press OK).")
         self.clear_key_button.clicked.connect(self.clear_api_key)
         key_row = QHBoxLayout()
         key_row.setContentsMargins(0, 0, 0, 0)
@@ -203,6 +205,11 @@ class SettingsDialog(QDialog):
         self.language_combo.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         for code in LANGUAGES:
             self.language_combo.addItem(f"{LANGUAGE_NAMES.get(code, code)} ({code})", code)
+        if self.language_combo.findData(settings.language) < 0:
+            # A code Bungie.net added since (or a typo): shown and kept as it is, not replaced.
+            self.language_combo.addItem(
+                f"{settings.language} (not in the usual list)", settings.language
+            )
         self.language_combo.setCurrentIndex(max(0, self.language_combo.findData(settings.language)))
         self._environment_lock(self.language_combo, "language")
         form.addRow("Manifest &language:", self.language_combo)
@@ -247,6 +254,11 @@ class SettingsDialog(QDialog):
 
     def _update_api_key_status(self) -> None:
         secrets = self._secrets
+        if self._clear_key:
+            self.api_key_status.setText("The stored key will be forgotten when you press OK.")
+            self.clear_key_button.setEnabled(False)
+            self.api_key_edit.setPlaceholderText("Paste your API key")
+            return
         if os.environ.get(API_KEY_ENVIRONMENT):
             text = f"The key comes from {API_KEY_ENVIRONMENT}; that variable wins over this field."
         elif secrets.is_session_only(API_KEY_ENTRY):
@@ -266,9 +278,9 @@ class SettingsDialog(QDialog):
 
     @Slot()
     def clear_api_key(self) -> None:
-        self._secrets.delete_api_key()
+        """Mark the stored key to be forgotten on OK (Cancel keeps it, like every change)."""
+        self._clear_key = True
         self.api_key_edit.clear()
-        log.info("The API key was cleared")
         self._update_api_key_status()
 
     # Database -----------------------------------------------------------------------------------
@@ -402,6 +414,13 @@ class SettingsDialog(QDialog):
                 url = self._server_url()
                 if not url:
                     raise ConfigurationError("Enter the PostgreSQL server's URL, or pick embedded.")
+                try:
+                    psycopg.conninfo.conninfo_to_dict(url)
+                except psycopg.Error:
+                    raise ConfigurationError(
+                        "The database URL is not a PostgreSQL URL; write it as "
+                        "postgresql://user@host:port/dbname."
+                    ) from None
                 changes["database_url"] = strip_password(url)
             else:
                 changes["database_url"] = None
@@ -416,6 +435,9 @@ class SettingsDialog(QDialog):
         if key:
             self._secrets.set_api_key(key, session_only=session_only)
             log.info("The API key was %s", "kept for this run" if session_only else "stored")
+        elif self._clear_key:
+            self._secrets.delete_api_key()
+            log.info("The API key was cleared")
         url = self._server_url()
         if self.server_radio.isChecked() and url:
             from psycopg.conninfo import conninfo_to_dict
@@ -435,6 +457,15 @@ class SettingsDialog(QDialog):
             settings = self.new_settings()
         except ConfigurationError as exc:
             self._show_error(str(exc))
+            return
+        typed = self.api_key_edit.text().strip() or self.database_password_edit.text()
+        if typed and not self._keyring and not self.session_only_box.isChecked():
+            # Nowhere to store it, and not allowed to keep it in memory: ask, never guess.
+            self._show_error(
+                "There is no keyring to store the key or password in; tick “Keep secrets for "
+                "this run only” to keep them until manifest-gui quits."
+            )
+            self.tabs.setCurrentIndex(0)
             return
         try:
             self._store_secrets()

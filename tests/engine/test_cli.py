@@ -169,6 +169,14 @@ def test_bad_file_and_unreachable_database(
     junk.write_bytes(b"not a manifest")
     code, _, err = run(capsys, "load", "--file", str(junk))
     assert code == 1 and err.startswith("error: ") and "neither" in err
+    # A zip holding a damaged database: the message names the user's file, not a temp name.
+    import zipfile
+
+    damaged = tmp_path / "broken-release.content"
+    with zipfile.ZipFile(damaged, "w") as archive:
+        archive.writestr("world.content", b"SQLite format 3\x00\x10\x00" + b"garbage" * 2000)
+    code, _, err = run(capsys, "load", "--file", str(damaged))
+    assert code == 1 and err.startswith("error: broken-release"), err
 
     monkeypatch.setenv(
         "MANIFEST_GUI_DATABASE_URL", "postgresql://someone:s3cret@127.0.0.1:1/nowhere"

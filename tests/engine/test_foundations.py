@@ -384,3 +384,21 @@ def test_threads_asking_for_the_embedded_database_share_one_server(
     with pytest.raises(DatabaseUnavailableError, match="previous database is closed"):
         service.database_url()
     assert _postgres_running(pgdata) is None and len(created) == 1
+
+
+def test_connection_failures_read_as_sentences(database_url: str) -> None:
+    from psycopg.conninfo import make_conninfo
+
+    from manifest_gui.engine.database import connect
+    from manifest_gui.engine.errors import DatabaseUnavailableError
+
+    cases = {
+        make_conninfo(database_url, dbname="nosuchdb"): 'Database "nosuchdb" does not exist.',
+        "postgresql://u@127.0.0.1:abc/x": "the port is not a number.",
+        "postgresql://u@127.0.0.1:1/x": "nothing answers there",
+    }
+    for url, ending in cases.items():
+        with pytest.raises(DatabaseUnavailableError) as error:
+            connect(url)
+        text = str(error.value)
+        assert ending in text and "FATAL" not in text and "\n" not in text, text

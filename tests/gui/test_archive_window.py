@@ -90,11 +90,14 @@ def test_upload_bar_follows_the_upload_and_shows_only_with_a_bucket(
     # Without a bucket there is nothing to upload: no Upload row; Settings can add one.
     plain = make_app(database_url=database_url, bungie_root=bungie_server.base_url)
     plain_bar = upload_bar(plain)
+    archive_button = plain.window.findChild(QPushButton, "loadArchiveButton")
     assert plain_bar.isHidden()
+    # Load from archive cannot work yet: disabled, and its tooltip says what it needs.
+    assert not archive_button.isEnabled() and "Set an S3 bucket" in archive_button.toolTip()
     plain._apply_settings(dataclasses.replace(plain.settings, s3_bucket=s3_bucket))
-    assert plain_bar.isVisible()
+    assert plain_bar.isVisible() and archive_button.isEnabled()
     plain._apply_settings(dataclasses.replace(plain.settings, s3_bucket=None))
-    assert plain_bar.isHidden()
+    assert plain_bar.isHidden() and not archive_button.isEnabled()
 
 
 def test_a_failed_upload_is_a_visible_warning_and_the_load_goes_ahead(

@@ -99,3 +99,25 @@ def test_unexpected_error_is_logged_with_its_traceback(
         dialog = app._show_bug("ValueError: boom", "Traceback (most recent call last):\n", "X")
     assert "Traceback" in caplog.text
     dialog.reject()
+
+
+def test_a_failed_first_check_still_shows_the_database(
+    qtbot: Any,
+    make_app: AppFactory,
+    database_url: str,
+    bungie_server: BungieServer,
+    manifest_factory: Any,
+    tmp_path: Any,
+) -> None:
+    """First run without an API key: Bungie.net refuses, but the database side is read."""
+    manifest = manifest_factory.generate(seed=77, rows=80)
+    with ManifestService(Settings(database_url=database_url, data_dir=str(tmp_path / "d"))) as s:
+        s.load_sqlite(manifest.path, "v-local", "/local.content")
+    app = make_app(database_url=database_url, bungie_root=bungie_server.base_url)
+    label = app.window.findChild(QLabel, "databaseVersionLabel")
+    assert label.text() == "Not read yet."
+    bungie_server.queue(error_envelope(2101))  # the key is missing or invalid
+    assert run_job(qtbot, app, app.check_and_load) == ("update", "failed")
+    assert status(app) == f"Failed: {KEY_ERRORS[2101]}"
+    rows = f"{manifest.total_rows:,} live rows"
+    assert "v-local" in label.text() and rows in label.text(), label.text()

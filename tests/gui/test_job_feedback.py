@@ -46,7 +46,7 @@ def test_the_remote_version_shows_while_it_downloads(
         assert published.version in remote and published.content.name in remote, remote
         status = label(app, "statusLabel")
         assert status == f"Update available: {published.version}; downloading…", status
-        assert label(app, "databaseVersionLabel") == "Not read yet."
+        assert label(app, "databaseVersionLabel") == "Empty: no manifest loaded yet."
         app.cancel()
     assert finished.args == ["update", "cancelled"]
     assert published.version in label(app, "remoteVersionLabel"), "Bungie.net still has it"

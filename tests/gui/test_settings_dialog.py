@@ -51,9 +51,17 @@ def test_api_key_round_trips_through_the_secret_store(
     clear = again.findChild(QPushButton, "clearApiKeyButton")
     assert clear.isEnabled()
     clear.click()
+    assert "forgotten when you press OK" in again.findChild(QLabel, "apiKeyStatusLabel").text()
+    again.reject()  # Cancel undoes Clear, like every other change
+    assert secrets.api_key() == "abc123secret"
+
+    third = app.open_settings()
+    third.findChild(QPushButton, "clearApiKeyButton").click()
+    ok(third)
     assert secrets.api_key() is None
-    assert again.findChild(QLabel, "apiKeyStatusLabel").text().startswith("No key is stored")
-    again.reject()
+    fourth = app.open_settings()
+    assert fourth.findChild(QLabel, "apiKeyStatusLabel").text().startswith("No key is stored")
+    fourth.reject()
 
 
 def test_general_settings_are_saved(qtbot: Any, make_app: AppFactory) -> None:
@@ -116,6 +124,31 @@ def test_empty_server_url_is_refused_in_words(qtbot: Any, make_app: AppFactory) 
     dialog.reject()
 
 
+def test_an_invalid_server_url_is_refused_and_nothing_saved(
+    qtbot: Any, make_app: AppFactory
+) -> None:
+    app = make_app(database_url=None)
+    before = make_app.settings_path.read_text() if make_app.settings_path.exists() else None
+    dialog = app.open_settings()
+    dialog.findChild(QRadioButton, "serverRadio").setChecked(True)
+    dialog.findChild(QLineEdit, "databaseUrlEdit").setText("not a url")
+    ok(dialog)
+    error = dialog.findChild(QLabel, "settingsErrorLabel")
+    assert dialog.isVisible() and error.text().startswith("The database URL is not a PostgreSQL")
+    dialog.reject()
+    after = make_app.settings_path.read_text() if make_app.settings_path.exists() else None
+    assert after == before and app.settings.database_url is None
+
+
+def test_a_language_bungie_added_later_is_kept(qtbot: Any, make_app: AppFactory) -> None:
+    app = make_app(language="xx-new")
+    dialog = app.open_settings()
+    combo = dialog.findChild(QComboBox, "languageCombo")
+    assert combo.currentData() == "xx-new" and "xx-new" in combo.currentText()
+    ok(dialog)
+    assert app.settings.language == "xx-new"
+
+
 def test_without_a_keyring_the_key_is_kept_for_this_run_only(
     qtbot: Any, make_app: AppFactory, tmp_path: Any
 ) -> None:
@@ -138,6 +171,24 @@ def test_without_a_keyring_the_key_is_kept_for_this_run_only(
     again = app.open_settings()
     assert "for this run only" in again.findChild(QLabel, "apiKeyStatusLabel").text()
     again.reject()
+
+
+def test_without_a_keyring_an_unticked_run_only_box_is_a_question_not_a_guess(
+    qtbot: Any, make_app: AppFactory
+) -> None:
+    secrets = SecretStore(keyring.backends.fail.Keyring())
+    make_app.secrets = secrets
+    app = make_app()
+    dialog = app.open_settings()
+    dialog.findChild(QCheckBox, "sessionOnlyCheckBox").setChecked(False)
+    qtbot.keyClicks(dialog.findChild(QLineEdit, "apiKeyEdit"), "where-to-put-it")
+    ok(dialog)
+    assert dialog.isVisible()
+    assert "no keyring" in dialog.findChild(QLabel, "settingsErrorLabel").text()
+    assert secrets.api_key() is None
+    dialog.findChild(QCheckBox, "sessionOnlyCheckBox").setChecked(True)
+    ok(dialog)
+    assert not dialog.isVisible() and secrets.api_key() == "where-to-put-it"
 
 
 def test_typing_a_url_asks_the_keyring_once_typing_pauses(

@@ -137,5 +137,5 @@ def test_api_key_round_trips_through_the_os_keyring(qtbot: Any, make_app: AppFac
     again = app.open_settings()
     assert "stored in the keyring" in again.findChild(QLabel, "apiKeyStatusLabel").text()
     again.clear_api_key()
-    again.reject()
+    again.accept()
     assert keyring.get_keyring().get_password("manifest-gui", API_KEY_ENTRY) is None
