@@ -13,7 +13,7 @@ import dataclasses
 import logging
 from typing import Any
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QWidget,
 )
@@ -64,10 +65,13 @@ class ArchiveSettingsWidget(QWidget):
         self._runner = self._new_runner()
         self._size_runner = self._new_size_runner()
         form = QFormLayout(self)
+        # Laid out like the dialog's other tabs.
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
         self.bucket_edit = QLineEdit(settings.s3_bucket or "")
         self.bucket_edit.setObjectName("s3BucketEdit")
-        self.bucket_edit.setPlaceholderText("none: keep manifests in the local cache only")
+        self.bucket_edit.setPlaceholderText("None: keep manifests in the local cache only")
         self.bucket_edit.setClearButtonEnabled(True)
         form.addRow("S3 &bucket:", self.bucket_edit)
 
@@ -144,6 +148,7 @@ class ArchiveSettingsWidget(QWidget):
         spin.setRange(1, MAX_DAYS)
         spin.setSuffix(" days")
         spin.setValue(max(1, min(value, MAX_DAYS)))
+        spin.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         return spin
 
     def _environment_lock(self, widget: QWidget, field: str) -> None:

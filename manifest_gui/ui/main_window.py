@@ -3,6 +3,7 @@ for; it never calls the engine itself."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 from pathlib import Path
 
@@ -115,6 +116,19 @@ class MainWindow(QMainWindow):
         self.statusBar().setSizeGripEnabled(True)
 
         self._build_actions()
+        # Tab order follows the page top to bottom: the polling box sits in the version panel.
+        chain = [
+            self.version_panel.poll_check_box,
+            self.check_load_button,
+            self.check_button,
+            self.file_button,
+            self.force_button,
+            self.archive_button,
+            self.cancel_button,
+            self.log_view,
+        ]
+        for before, after in itertools.pairwise(chain):
+            QWidget.setTabOrder(before, after)
         self.resize(*self.DEFAULT_SIZE)
 
     @staticmethod
@@ -140,15 +154,15 @@ class MainWindow(QMainWindow):
         self.check_load_action = action(
             "Check && &Load", "F5", self.checkLoadRequested, "checkLoadAction"
         )
-        self.check_action = action("&Check only", "Ctrl+F5", self.checkRequested, "checkAction")
+        self.check_action = action("&Check", "Ctrl+F5", self.checkRequested, "checkAction")
         self.file_action = action(
-            "Load from &File…", QKeySequence.StandardKey.Open, self.choose_file, "loadFileAction"
+            "Load from &file…", QKeySequence.StandardKey.Open, self.choose_file, "loadFileAction"
         )
         self.force_action = action(
-            "&Force Reload", "Ctrl+Shift+F5", self.forceReloadRequested, "forceReloadAction"
+            "&Force reload", "Ctrl+Shift+F5", self.forceReloadRequested, "forceReloadAction"
         )
         self.archive_action = action(
-            "Load from &Archive…", None, self.archiveRequested, "loadArchiveAction"
+            "Load from &archive…", None, self.archiveRequested, "loadArchiveAction"
         )
         self.archive_action.setVisible(False)
         self.cancel_action = action("C&ancel", "Esc", self.cancelRequested, "cancelAction")
@@ -166,12 +180,12 @@ class MainWindow(QMainWindow):
         if self.settings_action.shortcut().isEmpty():
             self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
         self.close_action = action(
-            "&Close Window", QKeySequence.StandardKey.Close, self.close, "closeAction"
+            "&Close window", QKeySequence.StandardKey.Close, self.close, "closeAction"
         )
         self.quit_action = action(
             "&Quit", QKeySequence.StandardKey.Quit, self.quitRequested, "quitAction"
         )
-        self.log_action = action("Open &Log File", None, self.openLogRequested, "openLogAction")
+        self.log_action = action("Open &log file", None, self.openLogRequested, "openLogAction")
         about = action("&About", None, self._about, "aboutAction")
 
         for button, act in (

@@ -137,6 +137,7 @@ class SettingsDialog(QDialog):
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
+        QWidget.setTabOrder(self.tabs, self.api_key_edit)  # the tabs first, then the form
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
 

@@ -112,3 +112,28 @@ def test_escape_cancels_from_the_manifest_page_but_not_from_the_viewer(
         qtbot.keyClick(window.log_view, Qt.Key.Key_Escape)
     assert finished.args == ["update", "cancelled"]
     assert db_state(database_url) == before
+
+
+def _tab_chain(window: QWidget, count: int) -> list[str]:
+    """objectNames in Tab order from the window, as Tab visits them (focusable, shown)."""
+    names: list[str] = []
+    widget = window
+    for _ in range(200):
+        widget = widget.nextInFocusChain()
+        if widget is window or len(names) == count:
+            break
+        if widget.focusPolicy() & Qt.FocusPolicy.TabFocus and widget.isVisibleTo(window):
+            names.append(widget.objectName())
+    return names
+
+
+def test_tab_order_follows_the_page_top_to_bottom(qtbot: Any, make_app: AppFactory) -> None:
+    app = make_app()
+    chain = _tab_chain(app.window, 20)
+    order = ["pollCheckBox", "checkLoadButton", "checkButton", "cancelButton", "logView"]
+    positions = [chain.index(name) for name in order]
+    assert positions == sorted(positions), chain
+    dialog = app.open_settings()
+    chain = _tab_chain(dialog, 6)
+    assert chain.index("qt_tabwidget_tabbar") < chain.index("apiKeyEdit"), chain
+    dialog.reject()
