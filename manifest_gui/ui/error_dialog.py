@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import Qt, QUrl, qVersion
 from PySide6.QtGui import QDesktopServices, QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -16,6 +17,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from .. import __version__
 
 
 class ErrorDialog(QDialog):
@@ -31,6 +34,7 @@ class ErrorDialog(QDialog):
         self.setWindowTitle("manifest-gui: unexpected error")
         self.resize(640, 420)
         self.log_file = log_file
+        self.summary = summary
 
         heading = QLabel(
             f"<b>{_escape(summary)}</b><br>This is a bug in manifest-gui, not something you "
@@ -73,8 +77,13 @@ class ErrorDialog(QDialog):
         layout.addWidget(buttons)
 
     def copy_details(self) -> None:
-        clipboard = QGuiApplication.clipboard()
-        clipboard.setText(self.details_edit.toPlainText())
+        """Everything a bug report needs: versions, what failed, and the traceback."""
+        report = (
+            f"manifest-gui {__version__} · Python {platform.python_version()} · "
+            f"Qt {qVersion()} · {platform.platform()}\n{self.summary}\n\n"
+            f"{self.details_edit.toPlainText()}"
+        )
+        QGuiApplication.clipboard().setText(report)
 
     def _open_log_folder(self) -> None:
         if self.log_file is not None:

@@ -83,7 +83,9 @@ def test_an_unexpected_error_opens_the_details_dialog(
     assert "Traceback" in details and "a bug in the engine" in details
     assert str(app.log_file) in dialog.findChild(QLabel, "errorLogLabel").text()
     dialog.copy_details()
-    assert "a bug in the engine" in QApplication.clipboard().text()
+    copied = QApplication.clipboard().text()
+    assert "a bug in the engine" in copied and "Traceback" in copied
+    assert copied.startswith("manifest-gui ") and "The check job failed" in copied
     dialog.reject()
     qtbot.waitUntil(lambda: not app.error_dialogs)
     # The app keeps running: the next job starts.
