@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import sys
 import time
 import traceback
@@ -22,6 +23,7 @@ from typing import Any
 from PySide6.QtCore import (
     QObject,
     QSettings,
+    QTimer,
     QtMsgType,
     QUrl,
     Signal,
@@ -72,6 +74,8 @@ VERSION_STAGE_WORDS = {
     "upload": "archiving in S3…",
     "load": "loading into PostgreSQL…",
 }
+TRAY_WATCH_MS = 5_000  # how often to look whether the system tray is still there
+
 JOB_WORDS = {
     "check": "Checking Bungie.net…",
     "update": "Checking Bungie.net…",
@@ -131,6 +135,8 @@ class Application(QObject):
         self.service = service_factory(self.settings, self.secrets)
         self._pending_settings: Settings | None = None
         self._database_shown = False  # the version panel shows the database side
+        self.threads_left_running = False  # set by shutdown(): a job that would not stop
+        self._unseen_load: str | None = None  # the tray's summary of a load made while hidden
         self._quitting = False
         self._shut_down = False
         self._job_started: datetime | None = None
@@ -189,6 +195,14 @@ class Application(QObject):
             self.tray.quitRequested.connect(self.quit)
             self.tray.set_polling(self.settings.poll_enabled)
         w.hide_on_close = self.tray is not None
+        if self.tray is not None:
+            # Qt says nothing when the tray host (a panel) goes away: look now and then, so a
+            # hidden window never ends up with no icon to bring it back.
+            self._tray_watch = QTimer(self)
+            self._tray_watch.setObjectName("trayWatch")
+            self._tray_watch.setInterval(TRAY_WATCH_MS)
+            self._tray_watch.timeout.connect(self.check_tray_host)
+            self._tray_watch.start()
 
         self._plug_in_viewer()
         self._plug_in_archive()
@@ -231,10 +245,25 @@ class Application(QObject):
         if startup_job:
             self._start(startup_job)
 
+    @Slot()
+    def check_tray_host(self) -> None:
+        """Without a tray host, closing must quit and a hidden window must come back."""
+        if self.tray is None or self._shut_down:
+            return
+        available = QSystemTrayIcon.isSystemTrayAvailable()
+        if not available and self.window.hide_on_close:
+            self.window.hide_on_close = False
+            if not self.window.isVisible():
+                self.show_window()
+            self._log("The system tray went away: the window stays open, and closing it quits.")
+        elif available and not self.window.hide_on_close and not self._quitting:
+            self.window.hide_on_close = True
+
     def show_window(self) -> None:
         self.window.show()
         self.window.raise_()
         self.window.activateWindow()
+        self._unseen_load = None
         if self.tray is not None and self.tray.state == "loaded":
             self.tray.set_state("idle")  # the user has seen the news
 
@@ -244,7 +273,9 @@ class Application(QObject):
             return
         self._shut_down = True
         self.scheduler.stop()
-        self.runner.shutdown()
+        if self.tray is not None:
+            self._tray_watch.stop()
+        joined = self.runner.shutdown()
         wait_for_detached()  # jobs of dialogs closed while they ran (listing, connection test)
         if self.settings_dialog is not None:
             self.settings_dialog.reject()
@@ -257,8 +288,12 @@ class Application(QObject):
             self.tray.dispose()
         for dialog in self.error_dialogs:
             dialog.close()
-        if not join_running_threads():  # e.g. a settings dialog's clear-cache job
+        # e.g. a settings dialog's clear-cache job; a job already known to be stuck (blocked in
+        # a keyring prompt or a call with no timeout) is not waited for twice.
+        if not join_running_threads(10_000 if joined else 1_000):
+            joined = False
             log.warning("A worker thread did not stop in time")
+        self.threads_left_running = not joined
         self.service.close()
         log.info("%s stopped", APP_NAME)
 
@@ -394,10 +429,10 @@ class Application(QObject):
         self.window.version_panel.set_status(JOB_WORDS.get(kind, "Working…"), "busy")
         if kind != "status":
             self._log(JOB_WORDS.get(kind, kind))
-        if self.tray is not None:
+        if self.tray is not None and kind != "status":
+            # Reading the database cannot be cancelled: the tray menu offers no Cancel for it.
             self.tray.set_busy(True)
-            if kind != "status":
-                self.tray.set_state("working")
+            self.tray.set_state("working", JOB_WORDS.get(kind, kind))
 
     @Slot(object)
     def _on_progress(self, event: ProgressEvent) -> None:
@@ -548,7 +583,9 @@ class Application(QObject):
             self._log(sentence, "error")
             self._set_tray("failed", sentence)
             if self.tray is not None and not self.window.isVisible():
-                title = "Check failed" if kind in ("check", "update", "poll") else "Load failed"
+                # Once Bungie.net has answered (a version to load), what failed is the load.
+                checking = kind in ("check", "update", "poll") and self._job_version is None
+                title = "Check failed" if checking else "Load failed"
                 self.tray.notify(title, sentence, error=True)
             self._outcome = "failed"
             return
@@ -604,7 +641,8 @@ class Application(QObject):
 
     # Polling ------------------------------------------------------------------------------------
     def _scheduler_busy(self) -> bool:
-        return self.runner.busy or self._archive_dialog is not None
+        # Only a running job defers a check; an open dialog (Archive, Settings) does not.
+        return self.runner.busy
 
     @Slot()
     def _on_poll_due(self) -> None:
@@ -612,6 +650,9 @@ class Application(QObject):
 
     @Slot(bool)
     def set_polling(self, enabled: bool) -> None:
+        if self.settings_dialog is not None:
+            # An open Settings dialog follows, or its OK would undo this (tray or checkbox).
+            self.settings_dialog.poll_enabled_box.setChecked(enabled)
         if enabled == self.settings.poll_enabled:
             return
         self._apply_settings(dataclasses.replace(self.settings, poll_enabled=enabled))
@@ -745,8 +786,14 @@ class Application(QObject):
         )
 
     def _set_tray(self, state: str, summary: str) -> None:
-        if self.tray is not None:
-            self.tray.set_state(state, summary)
+        if self.tray is None:
+            return
+        if state == "loaded" and not self.window.isVisible():
+            self._unseen_load = summary  # until the window is opened (show_window)
+        elif state == "idle" and self._unseen_load is not None:
+            # A later poll found nothing new: the load the user has not seen stays the news.
+            state, summary = "loaded", self._unseen_load
+        self.tray.set_state(state, summary)
 
     def _log(self, text: str, level: str = "info") -> None:
         self.window.log_view.add(text, level)
@@ -779,6 +826,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help or a bad option
         return int(exc.code) if isinstance(exc.code, int) else 2
     existing = QApplication.instance()
+    owns_qt = not isinstance(existing, QApplication)  # else the caller owns the process
     qt_app = existing if isinstance(existing, QApplication) else QApplication([APP_NAME, *qt_args])
     qt_app.setApplicationName(APP_NAME)
     qt_app.setApplicationVersion(__version__)
@@ -818,4 +866,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.excepthook = previous_hook
         qInstallMessageHandler(previous_handler)
         qt_app.setQuitOnLastWindowClosed(quit_on_close)
+    if application.threads_left_running and owns_qt:
+        # A worker is blocked where no cancel reaches (a keyring prompt, a call without a
+        # timeout). Destroying its QThread at interpreter exit would abort the process: end it
+        # here instead, with the database already safe (a load rolls back with its session).
+        log.warning("Quitting while a worker thread is still blocked")
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(code))
     return int(code)

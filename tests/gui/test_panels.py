@@ -97,3 +97,60 @@ def test_without_a_tray_closing_the_window_quits(qtbot: Any, make_app: AppFactor
     with qtbot.waitSignal(app.quitRequested, timeout=1000):
         app.window.close()
     assert app._shut_down
+
+
+QUIT_SOON = """
+import sys
+from PySide6.QtCore import QTimer
+from manifest_gui import app as app_module
+
+start = app_module.Application.start
+
+def start_then_quit(self, *args, **kwargs):
+    start(self, *args, **kwargs)
+
+    def quit_when_busy():
+        if not self.runner.busy:
+            QTimer.singleShot(100, quit_when_busy)
+            return
+        self.quit()  # while the startup job is blocked in the keyring
+
+    QTimer.singleShot(200, quit_when_busy)
+
+app_module.Application.start = start_then_quit
+from manifest_gui.__main__ import main
+sys.exit(main(["--gui", "--no-check"]))  # main() makes the QApplication, as for a user
+"""
+
+
+def test_quitting_with_a_worker_blocked_in_the_keyring_exits_cleanly(tmp_path: Any) -> None:
+    """A keyring prompt nobody answers blocks the job that reads the database password: Quit
+    still ends the process promptly and without Qt's abort for a running QThread."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(repo),
+        QT_QPA_PLATFORM="offscreen",
+        PYTHON_KEYRING_BACKEND="tests.support.blocking_keyring.Keyring",
+        MANIFEST_GUI_DATABASE_URL="postgresql://someone@127.0.0.1:1/nowhere",
+    )
+    env["MANIFEST_GUI_DATA_DIR"] = str(tmp_path / "data")
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", QUIT_SOON],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    took = time.monotonic() - started
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert "QThread: Destroyed while thread" not in done.stderr
+    assert took < 45, f"quitting took {took:.0f} s"

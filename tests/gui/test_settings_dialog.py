@@ -210,3 +210,15 @@ def test_typing_a_url_asks_the_keyring_once_typing_pauses(
     qtbot.waitUntil(lambda: password.placeholderText().startswith("Stored in the keyring"))
     assert asked[-1] == database_entry(url)
     dialog.reject()
+
+
+def test_pausing_elsewhere_while_settings_are_open_is_not_undone_by_ok(
+    qtbot: Any, make_app: AppFactory
+) -> None:
+    app = make_app()
+    assert app.settings.poll_enabled
+    dialog = app.open_settings()
+    app.set_polling(False)  # from the tray menu or the window's checkbox
+    assert not dialog.findChild(QCheckBox, "pollEnabledCheckBox").isChecked()
+    ok(dialog)
+    assert not app.settings.poll_enabled

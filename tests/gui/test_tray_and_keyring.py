@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QLabel, QLineEdit, QSystemTrayIcon
 
 from manifest_gui.engine.secrets import API_KEY_ENTRY, SecretStore
 from tests.gui.conftest import AppFactory, Published, run_job
-from tests.support.bungie_server import BungieServer, error_envelope
+from tests.support.bungie_server import BungieServer, error_envelope, not_found
 
 
 @pytest.mark.display
@@ -92,8 +92,23 @@ def test_tray_icon_menu_close_to_tray_and_states(
     assert states == ["working"]
     assert tray.state == "loaded"
     assert notices[-1][0] == "New manifest loaded" and published.version in notices[-1][1]
+    # The next poll finds nothing new: the load nobody has seen yet stays the icon's news.
+    assert run_job(qtbot, app, app.check_and_load) == ("update", "ok")
+    assert tray.state == "loaded" and published.version in tray.toolTip()
     tray.open_action.trigger()
     assert tray.state == "idle"
+
+    # Bungie.net answered, then the download failed: that is a failed load, not a check.
+    app.window.close()
+    bungie_server.publish(
+        published.content,
+        version="next-release",
+        path="/common/destiny2_content/sqlite/en/world_sql_content_next.content",
+    )
+    bungie_server.queue(not_found(), route="content", times=10)
+    assert run_job(qtbot, app, app.check_and_load) == ("update", "failed")
+    assert notices[-1][0] == "Load failed", notices[-1]
+    tray.open_action.trigger()
 
     # A failed check while hidden: a notification with the sentence, the failed icon.
     app.window.close()
@@ -116,6 +131,25 @@ def test_tray_icon_menu_close_to_tray_and_states(
     with qtbot.waitSignal(app.quitRequested, timeout=5000):
         tray.quit_action.trigger()
     assert app._shut_down
+
+
+@pytest.mark.display
+def test_a_vanished_tray_host_brings_the_hidden_window_back(
+    qtbot: Any, make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Qt does not say when the panel holding the tray goes away: the app looks, and a hidden
+    window comes back (closing it then quits) instead of running on with no way back."""
+    qtbot.waitUntil(QSystemTrayIcon.isSystemTrayAvailable, timeout=5000)
+    app = make_app(tray=True)
+    app.window.close()
+    assert not app.window.isVisible() and app.window.hide_on_close
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: False))
+    app.check_tray_host()
+    assert app.window.isVisible() and not app.window.hide_on_close
+    assert "system tray went away" in app.window.log_view.toPlainText()
+    monkeypatch.undo()  # the panel is back
+    app.check_tray_host()
+    assert app.window.hide_on_close
 
 
 @pytest.mark.keyring
