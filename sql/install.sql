@@ -33,3 +33,11 @@ BEGIN;
 INSERT INTO manifest.t_schema_version (version, name) VALUES (3, '003_lz4_compression.sql');
 COMMIT;
 \endif
+
+SELECT NOT EXISTS (SELECT 1 FROM manifest.t_schema_version WHERE version = 4) AS apply_004 \gset
+\if :apply_004
+BEGIN;
+\ir 004_tolerant_view_casts.sql
+INSERT INTO manifest.t_schema_version (version, name) VALUES (4, '004_tolerant_view_casts.sql');
+COMMIT;
+\endif

@@ -76,9 +76,11 @@ def _copy_escape(data: bytes) -> bytes:
     return data
 
 
-def _pk_text(key_column: str, key: Key) -> bytes:
-    if key_column == "id":
-        return b'{"id": %d}' % int(key)
+def _pk_text(key: Key) -> bytes:
+    """pk by the key's own type: a table can switch between id and key columns across
+    releases, and the rows it had before keep the pk they were stored with."""
+    if isinstance(key, int):
+        return b'{"id": %d}' % key
     return _copy_escape(json.dumps({"key": key}, ensure_ascii=False).encode("utf-8"))
 
 
@@ -172,6 +174,23 @@ def load_manifest(
             raise CancelledError() from None
         raise BadManifestFileError(
             f"The manifest has a row that PostgreSQL cannot store as JSON: {_first_line(exc)}"
+        ) from None
+    except pg_errors.UniqueViolation as exc:
+        raise BadManifestFileError(
+            f"The manifest has the same definition twice: {_first_line(exc)}"
+        ) from None
+    except pg_errors.ProgramLimitExceeded as exc:
+        # e.g. a name or key longer than a btree index entry can hold (~2.7 kB)
+        if progress.cancelled:
+            raise CancelledError() from None
+        raise BadManifestFileError(
+            f"The manifest has a definition too large for PostgreSQL to index: {_first_line(exc)}"
+        ) from None
+    except psycopg.DataError as exc:
+        if progress.cancelled:
+            raise CancelledError() from None
+        raise BadManifestFileError(
+            f"The manifest has a value PostgreSQL refused: {_first_line(exc)}"
         ) from None
     except (pg_errors.InsufficientPrivilege, pg_errors.ReadOnlySqlTransaction) as exc:
         raise refusal(exc) from None
@@ -275,14 +294,21 @@ def _load_table(
             "COPY manifest.t_manifest (created_by, table_name, pk, json, json_digest) FROM STDIN"
         ) as copy,
     ):
+        last_key: object = _ABSENT
         for key, blob in source.rows(table):
+            # Rows come in key order, so a key given twice shows as two equal neighbours.
+            if key == last_key:
+                raise BadManifestFileError(
+                    f"The manifest's table {table.name} has the key {key!r} twice."
+                )
+            last_key = key
             digest = hashlib.md5(blob, usedforsecurity=False).digest()
             previous = known.pop(key, _ABSENT)
             if previous is _ABSENT:
                 line = b"".join(
                     (
                         prefix,
-                        _pk_text(table.key_column, key),
+                        _pk_text(key),
                         b"\t",
                         _copy_escape(blob),
                         b"\t",
@@ -310,7 +336,6 @@ def _load_table(
         _stage(
             conn,
             name,
-            table.key_column,
             ((key, source.row(table, key)) for key in changed),
             removed,
             progress,
@@ -332,17 +357,12 @@ def _stage_removed_tables(
             continue
         progress.check_cancelled()
         removed = list(_live_digests(conn, table_name))
-        ids: list[Key] = [key for key in removed if isinstance(key, int)]
-        keys: list[Key] = [key for key in removed if isinstance(key, str)]
-        name = _copy_escape(table_name.encode("utf-8"))
-        _stage(conn, name, "id", iter(()), ids, progress)
-        _stage(conn, name, "key", iter(()), keys, progress)
+        _stage(conn, _copy_escape(table_name.encode("utf-8")), iter(()), removed, progress)
 
 
 def _stage(
     conn: psycopg.Connection,
     name: bytes,
-    key_column: str,
     changed: Iterator[tuple[Key, bytes]],
     removed: list[Key],
     progress: Progress,
@@ -362,7 +382,7 @@ def _stage(
                     (
                         name,
                         b"\t",
-                        _pk_text(key_column, key),
+                        _pk_text(key),
                         b"\t",
                         _copy_escape(blob),
                         b"\t",
@@ -372,10 +392,7 @@ def _stage(
                 )
                 for key, blob in changed
             ),
-            (
-                b"".join((name, b"\t", _pk_text(key_column, key), b"\t\\N\t\\N\n"))
-                for key in removed
-            ),
+            (b"".join((name, b"\t", _pk_text(key), b"\t\\N\t\\N\n")) for key in removed),
         )
         for line in lines:
             buffer.append(line)

@@ -18,6 +18,7 @@ from .extract import is_sqlite_file
 log = logging.getLogger(__name__)
 
 Key = int | str
+MAX_TABLE_NAME = 100  # t_manifest.table_name is varchar(100), as in the seed
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class ManifestSource:
             raise BadManifestFileError(
                 f"{path.name} is not a readable SQLite database: {exc}."
             ) from None
+        except BaseException:
+            self.close()
+            raise
         if not self.tables:
             self.close()
             raise BadManifestFileError(f"{path.name} holds no manifest definition tables.")
@@ -70,15 +74,26 @@ class ManifestSource:
         return sum(table.rows for table in self.tables)
 
     def _discover(self) -> list[SourceTable]:
-        names = [
-            row[0].decode()
+        raw_names = [
+            row[0]
             for row in self._conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
                 "ORDER BY name"
             )
         ]
         tables = []
-        for name in names:
+        for raw_name in raw_names:
+            try:
+                name = raw_name.decode("utf-8", errors="strict")
+            except UnicodeDecodeError:
+                raise BadManifestFileError(
+                    f"{self.path.name} has a table whose name is not UTF-8 text: {raw_name[:40]!r}."
+                ) from None
+            if len(name) > MAX_TABLE_NAME:
+                raise BadManifestFileError(
+                    f"{self.path.name} has a table name longer than {MAX_TABLE_NAME} characters "
+                    f"({name[:40]}…)."
+                )
             quoted = '"' + name.replace('"', '""') + '"'
             columns = {
                 row[1].decode().lower(): row[2].decode().upper()
@@ -131,7 +146,12 @@ def _key(table: SourceTable, key: object) -> Key:
             raise BadManifestFileError(f"Table {table.name} has an id outside 32 bits: {key}.")
         return key
     if isinstance(key, bytes):
-        return key.decode("utf-8", errors="strict")
+        try:
+            return key.decode("utf-8", errors="strict")
+        except UnicodeDecodeError:
+            raise BadManifestFileError(
+                f"Table {table.name} has a key that is not UTF-8 text: {key[:40]!r}."
+            ) from None
     if key is None:
         raise BadManifestFileError(f"Table {table.name} has a row without a key.")
     return str(key)
