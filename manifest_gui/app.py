@@ -275,6 +275,8 @@ class Application(QObject):
         self.scheduler.stop()
         if self.tray is not None:
             self._tray_watch.stop()
+        if self.runner.busy:
+            log.info("Quitting: cancelling the %s job", self.runner.kind)
         joined = self.runner.shutdown()
         wait_for_detached()  # jobs of dialogs closed while they ran (listing, connection test)
         if self.settings_dialog is not None:
@@ -601,6 +603,8 @@ class Application(QObject):
         if self.tray is not None:
             self.tray.set_busy(False)
         outcome, self._outcome = self._outcome, "error"
+        if self._shut_down and self.runner.shutdown_outcome is not None:
+            outcome = self.runner.shutdown_outcome  # its own report came too late to be seen
         self.jobFinished.emit(kind, outcome)  # the runner is free again when this arrives
         if self._pending_settings is not None and not self._shut_down:
             pending, self._pending_settings = self._pending_settings, None

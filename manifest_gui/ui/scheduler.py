@@ -92,9 +92,18 @@ class PollScheduler(QObject):
         self._schedule()
 
     def set_minutes(self, minutes: int) -> None:
-        if max(1, minutes) != self._minutes:
-            self._minutes = max(1, minutes)
+        """A new interval counts from when the current one began, not from now: going from
+        20 to 30 minutes ten minutes after a check leaves 20 to wait, not 30; a shorter
+        interval already over makes the check due at the next heartbeat."""
+        minutes = max(1, minutes)
+        if minutes == self._minutes:
+            return
+        began = self._next - timedelta(minutes=self._minutes) if self._next else None
+        self._minutes = minutes
+        if began is None:
             self._schedule()
+        else:
+            self._schedule(max(began + timedelta(minutes=minutes), self._clock()))
 
     def reschedule(self) -> None:
         """Count the interval from now (after a check the user started by hand)."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from ..engine.errors import ManifestGuiError
+from ..engine.errors import CancelledError, ManifestGuiError
 from ..engine.progress import Progress, ProgressEvent
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ class Job(QObject):
     def __init__(self, kind: str, function: JobFunction, *, interval: float = 0.1) -> None:
         super().__init__()
         self.kind = kind
+        self.outcome: str | None = None  # ok | cancelled | failed | error, once it has ended
         self._function = function
         self.progress = Progress(self._report, interval)
 
@@ -69,10 +70,13 @@ class Job(QObject):
         try:
             result = self._function(self.progress)
         except ManifestGuiError as exc:
+            self.outcome = "cancelled" if isinstance(exc, CancelledError) else "failed"
             self.failed.emit(exc, "")
         except Exception as exc:  # a bug: the GUI shows details and logs the traceback
+            self.outcome = "error"
             self.failed.emit(exc, traceback.format_exc())
         else:
+            self.outcome = "ok"
             self.succeeded.emit(result)
         finally:
             self.done.emit()
@@ -98,6 +102,9 @@ class JobRunner(QObject):
         self._cancel_thread: threading.Thread | None = None
         self._detached = False
         self.cancel_requested_at: float | None = None
+        # How the job that shutdown() joined ended: its own signals, queued for an event loop
+        # that is ending, may never be delivered.
+        self.shutdown_outcome: str | None = None
 
     @property
     def busy(self) -> bool:
@@ -197,6 +204,8 @@ class JobRunner(QObject):
         if joined:
             with contextlib.suppress(RuntimeError, TypeError):
                 thread.finished.disconnect(self._on_thread_finished)
+            if self._job is not None:
+                self.shutdown_outcome = self._job.outcome
             self._release()
             canceller = self._cancel_thread
             if canceller is not None:  # its callbacks are bounded (e.g. a 2 s cancel timeout)

@@ -52,6 +52,26 @@ def test_the_remote_version_shows_while_it_downloads(
     assert published.version in label(app, "remoteVersionLabel"), "Bungie.net still has it"
 
 
+def test_quit_during_a_download_reports_the_job_as_cancelled(
+    qtbot: Any,
+    make_app: AppFactory,
+    database_url: str,
+    bungie_server: BungieServer,
+    published: Published,
+) -> None:
+    app = make_app(database_url=database_url, bungie_root=bungie_server.base_url)
+    before = db_state(database_url)
+    bungie_server.queue(slow_body(chunk_size=4096, interval=0.05), route="content")
+    download = app.window.findChild(QProgressBar, "downloadProgressBar")
+    with qtbot.waitSignal(app.jobFinished, timeout=60_000) as finished:
+        app.check_and_load()
+        qtbot.waitUntil(lambda: 0 < download.value() < download.maximum(), timeout=30_000)
+        app.shutdown()  # what Quit does after hiding the window
+    assert finished.args == ["update", "cancelled"]
+    assert not app.threads_left_running
+    assert db_state(database_url) == before
+
+
 def test_cancel_never_blocks_the_window(
     qtbot: Any,
     make_app: AppFactory,

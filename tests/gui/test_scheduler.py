@@ -51,6 +51,21 @@ def test_due_after_the_interval_and_rescheduled(qtbot: Any) -> None:
     poll.stop()
 
 
+def test_a_new_interval_counts_from_the_last_check(qtbot: Any) -> None:
+    clocks, busy = Clocks(), [False]
+    poll = scheduler(qtbot, clocks, busy)
+    began = clocks.wall
+    clocks.advance(10 * 60)
+    poll.set_minutes(30)
+    assert poll.next_check == began + timedelta(minutes=30)
+    poll.set_minutes(5)  # already five minutes overdue: check at the next heartbeat
+    assert poll.next_check == clocks.wall
+    with qtbot.waitSignal(poll.due, timeout=100):
+        poll.tick()
+    assert poll.next_check == clocks.wall + timedelta(minutes=5)
+    poll.stop()
+
+
 def test_a_tick_while_busy_is_skipped(qtbot: Any) -> None:
     clocks, busy = Clocks(), [True]
     poll = scheduler(qtbot, clocks, busy, minutes=5)
