@@ -83,7 +83,7 @@ def floor(url: str, sqlite_path: Path) -> float:
                         (
                             name,
                             b"\t",
-                            _pk_text(table.key_column, key),
+                            _pk_text(key),
                             b"\t",
                             _copy_escape(blob),
                             b"\n",
