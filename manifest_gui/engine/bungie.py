@@ -7,18 +7,24 @@ number of times with backoff first.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import math
 import os
 import shutil
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .. import __version__
 from .errors import (
@@ -48,6 +54,7 @@ THROTTLE_CODES = frozenset({31, 35, 36, 37, 51, 54, 55, 56, 57, 1672})
 MAX_THROTTLE_WAIT = 60.0
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection (the read timeout is longer)
 CHUNK = 1 << 16  # small reads keep progress lively on slow links
+MAX_REDIRECTS = 5  # same-origin hops the API request follows (the key never leaves the root)
 
 
 @dataclass(frozen=True)
@@ -79,17 +86,22 @@ class BungieClient:
         timeout: float = 30.0,
         attempts: int = 4,
         backoff: float = 2.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.root = root.rstrip("/")
         self._api_key = api_key
-        self._session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            # A cancel also wakes a request still waiting for the server's answer.
+            for scheme in ("http://", "https://"):
+                session.mount(scheme, _CancellableAdapter())
+        self._session = session
         self._session.headers.setdefault("User-Agent", f"manifest-gui/{__version__}")
         # A host that never answers the handshake fails fast; a slow answer gets `timeout`.
         self._timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
         self._attempts = max(1, attempts)
         self._backoff = backoff
-        self._sleep = sleep
+        self._sleep = sleep  # None: a wait that a cancel cuts short
 
     def close(self) -> None:
         self._session.close()
@@ -121,40 +133,76 @@ class BungieClient:
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json"}
         if self._api_key:
+            if not all(" " <= ch <= "~" for ch in self._api_key):
+                # It could not go into an HTTP header; never quote it back.
+                raise ApiKeyError(
+                    "The API key holds characters that no Bungie.net API key has; enter it "
+                    "again in Settings."
+                )
             headers["X-API-Key"] = self._api_key
         return headers
+
+    def _wait(self, seconds: float, progress: Progress | None) -> None:
+        """Sleep between tries; a cancel ends the wait at once."""
+        if progress is not None:
+            progress.check_cancelled()
+        if self._sleep is not None:
+            self._sleep(seconds)
+        elif progress is None:
+            time.sleep(seconds)
+        else:
+            woken = threading.Event()
+            remove = progress.on_cancel(woken.set)
+            try:
+                woken.wait(seconds)
+            finally:
+                remove()
+        if progress is not None:
+            progress.check_cancelled()
 
     def _get_envelope(self, endpoint: str, progress: Progress | None) -> dict[str, Any]:
         last_error: Exception | None = None
         for attempt in range(1, self._attempts + 1):
             if progress is not None:
                 progress.check_cancelled()
+            backoff = self._backoff * 2 ** (attempt - 1)
             try:
-                return self._try_envelope(endpoint)
+                return self._try_envelope(endpoint, progress)
             except ThrottledError as exc:
                 last_error = exc
-                wait = min(getattr(exc, "wait", 0.0) or self._backoff, MAX_THROTTLE_WAIT)
+                asked = float(getattr(exc, "wait", 0.0))
+                wait = min(asked, MAX_THROTTLE_WAIT) if asked > 0 else backoff
             except (NetworkError, _TransientError) as exc:
                 last_error = exc
-                wait = self._backoff * 2 ** (attempt - 1)
+                wait = backoff
             if attempt < self._attempts:
                 log.info(
-                    "%s; retrying in %.0f s (%d/%d)", last_error, wait, attempt, self._attempts
+                    "%s Retrying in %.0f s (%d/%d).", last_error, wait, attempt, self._attempts
                 )
                 if progress is not None:
                     progress.message(_retry_note(last_error, wait, attempt + 1, self._attempts))
-                self._sleep(wait)
+                self._wait(wait, progress)
         assert last_error is not None
         if isinstance(last_error, _TransientError):
             raise BungieError(str(last_error)) from None
         raise last_error
 
-    def _try_envelope(self, endpoint: str) -> dict[str, Any]:
-        url = self.root + endpoint
+    def _try_envelope(self, endpoint: str, progress: Progress | None) -> dict[str, Any]:
         try:
-            reply = self._session.get(url, headers=self._headers(), timeout=self._timeout)
+            with _cancellable(progress):
+                reply = self._get_api(self.root + endpoint)
+            with contextlib.closing(reply):
+                stop_reading = _abort_on_cancel(reply, progress) if progress else _nothing
+                try:
+                    reply.content  # noqa: B018 - read the body while a cancel can cut it
+                finally:
+                    stop_reading()
         except requests.RequestException as exc:
+            if progress is not None:
+                progress.check_cancelled()  # a cancel shuts the socket: not a network problem
             raise NetworkError(describe_network_error(exc, self.host)) from None
+        if progress is not None:
+            progress.check_cancelled()
         envelope = _parse_json(reply)
         if envelope is None:
             if reply.status_code >= 500:
@@ -170,11 +218,11 @@ class BungieClient:
             raise BungieError(
                 f"Bungie.net answered HTTP {reply.status_code} with something that is not API data."
             )
-        code = envelope.get("ErrorCode")
+        code = _error_code(envelope.get("ErrorCode"))
         if code == SUCCESS:
             return envelope
-        status = str(envelope.get("ErrorStatus") or "")
-        message = _one_line(str(envelope.get("Message") or ""))
+        status = _one_line(str(envelope.get("ErrorStatus") or ""))
+        message = _sentence(_one_line(str(envelope.get("Message") or "")) or "no details")
         if code == SYSTEM_DISABLED:
             raise MaintenanceError(
                 "Bungie.net is down for maintenance; try again later.", error_code=code
@@ -182,7 +230,7 @@ class BungieClient:
         if code in KEY_ERRORS:
             raise ApiKeyError(KEY_ERRORS[code], error_code=code)
         if code in THROTTLE_CODES:
-            seconds = float(envelope.get("ThrottleSeconds") or 0)
+            seconds = _throttle_seconds(envelope.get("ThrottleSeconds"))
             log.info("Throttled: %s (%s), ThrottleSeconds=%s", status, code, seconds)
             error = ThrottledError(
                 "Bungie.net is throttling requests; try again in a few minutes.", error_code=code
@@ -190,13 +238,34 @@ class BungieClient:
             error.wait = seconds  # type: ignore[attr-defined]
             raise error
         if reply.status_code >= 500:
-            raise _TransientError(
-                f"Bungie.net reported an error ({status or code}): {message or 'no details'}"
-            )
+            raise _TransientError(f"Bungie.net reported an error ({status or code}): {message}")
         raise BungieError(
-            f"Bungie.net reported an error ({status or code}): {message or 'no details'}",
-            error_code=code if isinstance(code, int) else None,
+            f"Bungie.net reported an error ({status or code}): {message}", error_code=code
         )
+
+    def _get_api(self, url: str) -> requests.Response:
+        """GET an API URL with the key, following redirects only within the root's origin:
+        requests would carry X-API-Key to whatever host a redirect names."""
+        for _ in range(MAX_REDIRECTS + 1):
+            reply = self._session.get(
+                url,
+                headers=self._headers(),
+                timeout=self._timeout,
+                stream=True,
+                allow_redirects=False,
+            )
+            if not reply.is_redirect:
+                return reply
+            target = urljoin(url, reply.headers["Location"])
+            reply.close()
+            if _origin(target) != _origin(url):
+                raise BungieError(
+                    f"{self.host} redirected the API request to {_origin(target)}; set the "
+                    "Bungie.net root to that address if it is right (the API key is only sent "
+                    "to the root)."
+                )
+            url = target
+        raise BungieError(f"{self.host} redirected the API request too many times.")
 
     # The content file --------------------------------------------------------------------
     def download(self, path: str, destination: Path, progress: Progress) -> Path:
@@ -213,9 +282,9 @@ class BungieClient:
                 last_error = exc
             if attempt < self._attempts:
                 wait = self._backoff * 2 ** (attempt - 1)
-                log.info("%s; retrying in %.0f s", last_error, wait)
+                log.info("%s Retrying in %.0f s.", last_error, wait)
                 progress.message(_retry_note(last_error, wait, attempt + 1, self._attempts))
-                self._sleep(wait)
+                self._wait(wait, progress)
         assert last_error is not None
         raise DownloadError(str(last_error)) from None
 
@@ -226,14 +295,16 @@ class BungieClient:
         try:
             # A zip gains nothing from gzip in transit; asking for it as it is keeps
             # Content-Length equal to the bytes written.
-            reply = self._session.get(
-                url,
-                params=query,
-                stream=True,
-                timeout=self._timeout,
-                headers={"Accept-Encoding": "identity"},
-            )
+            with _cancellable(progress):
+                reply = self._session.get(
+                    url,
+                    params=query,
+                    stream=True,
+                    timeout=self._timeout,
+                    headers={"Accept-Encoding": "identity"},
+                )
         except requests.RequestException as exc:
+            progress.check_cancelled()  # a cancel shuts the socket: not a network problem
             raise NetworkError(describe_network_error(exc, self.host)) from None
         with contextlib.closing(reply):
             if reply.status_code == 404:
@@ -338,6 +409,39 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())[:200]
 
 
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _error_code(value: object) -> int | None:
+    """ErrorCode as the number the spec says it is (int32), also when sent as "1" or 1.0."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _throttle_seconds(value: object) -> float:
+    """ThrottleSeconds as a wait: 0 (use the backoff) when missing, odd or negative."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return 0.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        return 0.0
+    return seconds if math.isfinite(seconds) and seconds > 0 else 0.0
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}"
+
+
 def _content_length(reply: requests.Response) -> int | None:
     try:
         value = int(reply.headers["Content-Length"])
@@ -356,6 +460,16 @@ def _require_free_space(folder: Path, needed: int) -> None:
         )
 
 
+def _nothing() -> None:
+    pass
+
+
+def _shut_down(sock: socket.socket | None) -> None:
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 def _abort_on_cancel(reply: requests.Response, progress: Progress) -> Callable[[], None]:
     """Cancel must not wait for a stalled server: shutting the socket down wakes the blocked
     read. Returns the function that unregisters this."""
@@ -367,11 +481,63 @@ def _abort_on_cancel(reply: requests.Response, progress: Progress) -> Callable[[
             # urllib3 response -> http.client response -> buffered reader -> SocketIO.
             fp = getattr(getattr(reply.raw, "_fp", None), "fp", None)
             sock = getattr(getattr(fp, "raw", None), "_sock", None)
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        _shut_down(sock)
 
     return progress.on_cancel(shut_down)
+
+
+# A cancel while a request waits for the answer's headers: the connections of a client's own
+# session shut their socket down when the Progress of the request running in their thread is
+# cancelled (requests gives no handle on the socket before the headers arrive).
+_watching = threading.local()
+
+
+@contextlib.contextmanager
+def _cancellable(progress: Progress | None) -> Iterator[None]:
+    previous = getattr(_watching, "progress", None)
+    _watching.progress = progress
+    try:
+        yield
+    finally:
+        _watching.progress = previous
+
+
+def _watched_getresponse(conn: urllib3.connection.HTTPConnection, getresponse: Any) -> Any:
+    progress: Progress | None = getattr(_watching, "progress", None)
+    if progress is None or conn.sock is None:
+        return getresponse()
+    remove = progress.on_cancel(functools.partial(_shut_down, conn.sock))
+    try:
+        return getresponse()
+    finally:
+        remove()
+
+
+class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    def getresponse(self) -> Any:
+        return _watched_getresponse(self, super().getresponse)
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def getresponse(self) -> Any:
+        return _watched_getresponse(self, super().getresponse)
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _CancellableAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedHTTPPool,
+            "https": _WatchedHTTPSPool,
+        }
 
 
 def describe_network_error(exc: BaseException, host: str) -> str:
@@ -380,7 +546,8 @@ def describe_network_error(exc: BaseException, host: str) -> str:
     if isinstance(exc, requests.Timeout):
         return f"{host} did not answer in time; check the network and try again."
     if (
-        "Name or service not known" in text
+        _caused_by(exc, socket.gaierror)
+        or "Name or service not known" in text
         or "nodename nor servname" in text
         or ("getaddrinfo" in text)
         or "Temporary failure in name resolution" in text
@@ -391,3 +558,19 @@ def describe_network_error(exc: BaseException, host: str) -> str:
     if isinstance(exc, requests.ConnectionError):
         return f"Cannot reach {host}; check the network connection."
     return f"The request to {host} failed ({type(exc).__name__})."
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether `kind` is anywhere in the chain requests and urllib3 wrap around an error."""
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        error = pending.pop()
+        if not isinstance(error, BaseException) or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, kind):
+            return True
+        pending += [error.__cause__, error.__context__, getattr(error, "reason", None)]
+        pending += list(error.args)
+    return False

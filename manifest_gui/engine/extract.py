@@ -39,13 +39,15 @@ def extract_content(archive: Path, destination: Path, progress: Progress) -> Pat
     except OSError as exc:
         raise BadManifestFileError(f"Cannot read {name}: {exc.strerror or exc}.") from None
     with zip_file:
-        members = [info for info in zip_file.infolist() if not info.is_dir()]
+        entries = zip_file.infolist()
+        for entry in entries:  # folders too: a path trick is refused wherever it is
+            _check_member_name(name, entry.filename)
+        members = [info for info in entries if not info.is_dir()]
         if len(members) != 1:
             raise BadManifestFileError(
                 f"{name} holds {len(members)} files; a manifest holds exactly one SQLite database."
             )
         member = members[0]
-        _check_member_name(name, member.filename)
         declared = member.file_size
         destination.parent.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(destination.parent).free
@@ -119,7 +121,13 @@ def extract_content(archive: Path, destination: Path, progress: Progress) -> Pat
 
 def _check_member_name(archive_name: str, member: str) -> None:
     path = PurePosixPath(member.replace("\\", "/"))
-    if path.is_absolute() or ".." in path.parts or ":" in member or not path.name:
+    if (
+        path.is_absolute()
+        or ".." in path.parts
+        or ":" in member
+        or not path.name
+        or not member.isprintable()  # a line break or control character in a name
+    ):
         raise BadManifestFileError(
             f"{archive_name} has a suspicious member name {member!r}; refusing it."
         )

@@ -28,6 +28,8 @@ from tests.support.bungie_server import (
     gzip_encoded,
     html_page,
     http_error,
+    json_body,
+    redirect,
     refused_url,
     slow_body,
     throttled,
@@ -308,3 +310,134 @@ def test_error_envelope_with_5xx_is_retried(bungie_server: BungieServer) -> None
     with client_for(bungie_server) as client:
         assert client.get_manifest().version == bungie_server.version
     assert len(bungie_server.manifest_requests) == 2
+
+
+# Cancel, retries and odd answers ----------------------------------------------------------------
+def cancel_soon(progress: Progress, after: float = 0.3) -> threading.Timer:
+    timer = threading.Timer(after, progress.cancel)
+    timer.start()
+    return timer
+
+
+def test_cancel_cuts_a_throttle_wait_short(bungie_server: BungieServer) -> None:
+    # The real clock: a wait of ThrottleSeconds (here 30 s) must not outlast a cancel.
+    bungie_server.queue(throttled(36, seconds=30), times=2)
+    progress = Progress()
+    cancel_soon(progress)
+    begin = time.monotonic()
+    with BungieClient(bungie_server.base_url, "k") as client, pytest.raises(CancelledError):
+        client.get_manifest(progress)
+    assert time.monotonic() - begin < 2.0
+    assert len(bungie_server.manifest_requests) == 1
+
+
+def test_cancel_cuts_a_download_backoff_short(bungie_server: BungieServer, tmp_path: Path) -> None:
+    path, _ = publish_bytes(bungie_server, 10_000)
+    bungie_server.fail_content_until_cache_busted(times=1)
+    progress = Progress()
+    cancel_soon(progress)
+    begin = time.monotonic()
+    with (
+        BungieClient(bungie_server.base_url, "k", backoff=30) as client,
+        pytest.raises(CancelledError),
+    ):
+        client.download(path, tmp_path / "m.content", progress)
+    assert time.monotonic() - begin < 2.0
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("route", ["manifest", "content"])
+def test_cancel_while_waiting_for_the_answer(
+    bungie_server: BungieServer, tmp_path: Path, route: str
+) -> None:
+    # The server says nothing (no headers yet) for 30 s: a cancel must not wait for it.
+    path, _ = publish_bytes(bungie_server, 10_000)
+    bungie_server.queue(delayed(30), route=route)
+    progress = Progress()
+    cancel_soon(progress)
+    begin = time.monotonic()
+    with BungieClient(bungie_server.base_url, "k") as client, pytest.raises(CancelledError):
+        if route == "manifest":
+            client.get_manifest(progress)
+        else:
+            client.download(path, tmp_path / "m.content", progress)
+    assert time.monotonic() - begin < 2.0
+    assert len(bungie_server.requests) == 1  # not retried after the cancel
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_redirect_to_another_host_never_gets_the_key(bungie_server: BungieServer) -> None:
+    with BungieServer() as elsewhere:
+        target = elsewhere.manifest_url.replace("127.0.0.1", "localhost")
+        bungie_server.queue(redirect(target))
+        with client_for(bungie_server) as client, pytest.raises(BungieError) as caught:
+            client.get_manifest()
+    assert elsewhere.requests == []
+    message = str(caught.value)
+    assert "redirected the API request to http://localhost:" in message
+    assert "test-key" not in message and "\n" not in message
+
+
+def test_a_redirect_within_the_root_is_followed(bungie_server: BungieServer) -> None:
+    bungie_server.queue(redirect(MANIFEST_PATH + "?moved=1", status=301))
+    with client_for(bungie_server) as client:
+        assert client.get_manifest().version == bungie_server.version
+    _, second = bungie_server.manifest_requests
+    assert second.params == {"moved": ["1"]} and second.api_key == "test-key"
+
+
+@pytest.mark.parametrize("seconds", [-1, "soon", None, {"s": 1}, 0])
+def test_odd_throttle_seconds_fall_back_to_the_backoff(
+    bungie_server: BungieServer, seconds: object
+) -> None:
+    body = {"ErrorCode": 36, "ThrottleSeconds": seconds, "ErrorStatus": "x", "Message": "m"}
+    bungie_server.queue(json_body(body, http_status=429), times=2)
+    sleeps = Sleeps()
+    with client_for(bungie_server, sleeps) as client:
+        assert client.get_manifest().version == bungie_server.version
+    assert sleeps.waits == [1.0, 2.0]  # backoff 1, 2 (as for any transient failure)
+
+
+@pytest.mark.parametrize("code", ["1", 1.0])
+def test_error_code_one_spelled_oddly_is_success(bungie_server: BungieServer, code: object) -> None:
+    envelope = bungie_server.envelope()
+    envelope["ErrorCode"] = code
+    bungie_server.queue(json_body(envelope))
+    with client_for(bungie_server) as client:
+        assert client.get_manifest().version == bungie_server.version
+
+
+def test_error_without_a_message_is_still_a_sentence(bungie_server: BungieServer) -> None:
+    body = {"ErrorCode": 99, "ThrottleSeconds": 0, "ErrorStatus": "WebAuthRequired", "Message": ""}
+    bungie_server.queue(json_body(body, http_status=401))
+    with client_for(bungie_server) as client, pytest.raises(BungieError) as caught:
+        client.get_manifest()
+    assert str(caught.value) == "Bungie.net reported an error (WebAuthRequired): no details."
+
+
+@pytest.mark.parametrize("key", ["0123456789abcdef\u2019", "0123\n4567", "abc\x00def"])
+def test_a_key_that_cannot_be_a_header_is_a_sentence(bungie_server: BungieServer, key: str) -> None:
+    with (
+        BungieClient(bungie_server.base_url, key, sleep=Sleeps()) as client,
+        pytest.raises(ApiKeyError, match="enter it again in Settings") as caught,
+    ):
+        client.get_manifest()
+    assert key not in str(caught.value)
+    assert bungie_server.requests == []  # not retried, not sent
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        (socket.EAI_NODATA, "No address associated with hostname"),
+        (socket.EAI_FAIL, "Non-recoverable failure in name resolution"),
+    ],
+)
+def test_every_dns_failure_is_named(monkeypatch: pytest.MonkeyPatch, code: int, text: str) -> None:
+    def no_address(*args: object, **kwargs: object) -> None:
+        raise socket.gaierror(code, text)
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_address)
+    client = BungieClient("https://www.bungie.net", "k", attempts=1)
+    with client, pytest.raises(NetworkError, match="Cannot resolve www.bungie.net"):
+        client.get_manifest()

@@ -29,7 +29,9 @@ def make_sqlite(path: Path, rows: int = 2000) -> Path:
 def make_zip(path: Path, members: dict[str, bytes | Path]) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():
-            if isinstance(data, Path):
+            if name.endswith("/"):
+                archive.mkdir(name)
+            elif isinstance(data, Path):
                 archive.write(data, name)
             else:
                 archive.writestr(name, data)
@@ -53,6 +55,12 @@ def test_extracts_the_one_database_with_progress(tmp_path: Path) -> None:
         ({}, "holds 0 files"),
         ({"../evil.content": b"SQLite format 3\x00"}, "suspicious member name"),
         ({"/abs/evil.content": b"SQLite format 3\x00"}, "suspicious member name"),
+        ({"..\\evil.content": b"SQLite format 3\x00"}, "suspicious member name"),
+        # A path trick in a folder entry is refused too, not skipped with the folder.
+        ({"../": b"", "m.content": b"SQLite format 3\x00"}, "suspicious member name"),
+        # A line break in a name would break the one-line error that names the member.
+        ({"m\nerror x.content": b"not SQLite" * 10}, "suspicious member name"),
+        ({"m.content": b""}, "does not contain a SQLite database"),
         ({"m.content": b"PK not a database at all" * 10}, "does not contain a SQLite database"),
     ],
 )
@@ -181,3 +189,14 @@ def test_refuses_unreadable_members_in_a_sentence(
     with pytest.raises(BadManifestFileError, match=words):
         extract_content(archive, tmp_path / "out.sqlite3", Progress())
     assert not list(tmp_path.glob("out*"))
+
+
+def test_folder_entries_and_zip64_are_fine(tmp_path: Path) -> None:
+    database = make_sqlite(tmp_path / "db.sqlite3")
+    archive = tmp_path / "m.content"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as writer:
+        writer.mkdir("sqlite")
+        with writer.open("sqlite\\m.content", "w", force_zip64=True) as member:
+            member.write(database.read_bytes())
+    out = extract_content(archive, tmp_path / "out.sqlite3", Progress())
+    assert out.read_bytes() == database.read_bytes()

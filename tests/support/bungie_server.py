@@ -52,9 +52,12 @@ __all__ = [
     "delayed",
     "disconnect",
     "error_envelope",
+    "gzip_encoded",
     "html_page",
     "http_error",
+    "json_body",
     "not_found",
+    "redirect",
     "refused_url",
     "slow_body",
     "throttled",
@@ -365,6 +368,27 @@ def html_page(status: int = 200) -> Action:
     return Action(
         f"html {status}", lambda ex: ex.send_bytes(status, "text/html; charset=utf-8", body)
     )
+
+
+def json_body(body: Any, *, http_status: int = 200) -> Action:
+    """Any JSON as the answer: odd envelopes (ErrorCode as a string, odd ThrottleSeconds...)."""
+    data = copy.deepcopy(body)
+    return Action(f"json {http_status}", lambda ex: ex.send_json(http_status, data))
+
+
+def redirect(location: str, *, status: int = 302) -> Action:
+    """A redirect to `location` (absolute, or relative to the request)."""
+
+    def run(ex: _Exchange) -> None:
+        h = ex.handler
+        h.send_response(status)
+        h.send_header("Location", location)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+        ex.record.status = status
+        ex.record.completed = True
+
+    return Action(f"redirect {status}", run)
 
 
 def not_found() -> Action:
