@@ -31,7 +31,7 @@ from PySide6.QtCore import (
     qInstallMessageHandler,
 )
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QSystemTrayIcon
 
 from . import APP_NAME, __version__
 from .engine.database import describe_url
@@ -144,7 +144,7 @@ class Application(QObject):
         self._job_version: str | None = None  # the version an update job is loading
         self._warnings_shown = 0  # of the running job's service.warnings, already in the log
         self._outcome = "error"  # of the running job, reported by jobFinished
-        self._archive_dialog: QWidget | None = None
+        self._archive_dialog: QDialog | None = None  # imported on first use (boto3)
         self.settings_dialog: SettingsDialog | None = None
         self.error_dialogs: list[ErrorDialog] = []
 

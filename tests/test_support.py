@@ -65,7 +65,7 @@ def test_ids_are_signed_hashes(small_manifest: GeneratedManifest) -> None:
     items = small_manifest.rows["DestinyInventoryItemDefinition"]  # type: ignore[index]
     assert {-(2**31), -1, 2**31 - 1, 1} <= set(items)
     negatives = 0
-    for table, rows in small_manifest.rows.items():  # type: ignore[union-attr]
+    for table, rows in small_manifest.rows.items():
         for pk, obj in rows.items():
             if table == "DestinyHistoricalStatsDefinition":
                 assert isinstance(pk, str) and "hash" not in obj and obj["statId"] == pk

@@ -124,7 +124,7 @@ def test_load_from_archive_goes_back_to_an_earlier_manifest(
         first_version = bungie_server.version
         second = publish(bungie_server, manifest_factory, seed=2)
         service.update()
-        assert service.database_version().path == second  # type: ignore[union-attr]
+        assert service.database_version().path == second
         listed = service.archive_list()
     assert {a.key for a in listed} == {key_of(first), key_of(second)}
 

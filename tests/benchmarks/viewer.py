@@ -17,6 +17,7 @@ and the median of several runs (the first run cold, right after opening a connec
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import time
@@ -173,7 +174,7 @@ def _report(url: str) -> int:
     with connect(url, read_only=True) as conn:
         for sort in (vq.SortColumn.HASH, vq.SortColumn.NAME, vq.SortColumn.CHANGED):
             cold, best, median, rows = _timed(
-                lambda sort=sort: vq.fetch_rows(conn, vq.RowQuery(largest.name, "", sort))
+                functools.partial(vq.fetch_rows, conn, vq.RowQuery(largest.name, "", sort))
             )
             print(
                 _line(
@@ -190,11 +191,11 @@ def _report(url: str) -> int:
         assert row.hash is not None and row.id is not None
         for label, text in (("unsigned", str(row.hash)), ("signed", str(row.id))):
             cold, best, median, found = _timed(
-                lambda text=text: vq.fetch_rows(conn, vq.RowQuery(None, text))
+                functools.partial(vq.fetch_rows, conn, vq.RowQuery(None, text))
             )
             assert found and found[0].id == row.id
             print(_line(f"hash lookup, {label} (search box)", cold, best, median, 50))
-        cold, best, median, _found = _timed(lambda: vq.lookup_hash(conn, row.hash))
+        cold, best, median, _found = _timed(functools.partial(vq.lookup_hash, conn, row.hash))
         print(_line("hash lookup (link target)", cold, best, median, 50))
 
         name = (row.name or "item").split()[0]
@@ -204,7 +205,7 @@ def _report(url: str) -> int:
             ("no match (full scan)", "zq#xv"),
         ):
             cold, best, median, found = _timed(
-                lambda text=text: vq.fetch_rows(conn, vq.RowQuery(None, text, vq.SortColumn.NAME))
+                functools.partial(vq.fetch_rows, conn, vq.RowQuery(None, text, vq.SortColumn.NAME))
             )
             print(
                 _line(

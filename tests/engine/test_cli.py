@@ -91,7 +91,7 @@ def test_check_load_status_history(
     code, out, _ = run(capsys, "load", "--json")
     second = json.loads(out)
     assert code == 0 and second["loaded"] and second["path"] == paths2["en"]
-    assert second["updates"] == len(v2.changes.modified)  # type: ignore[union-attr]
+    assert second["updates"] == len(v2.changes.modified)
 
     code, out, _ = run(capsys, "status", "--json")
     status = json.loads(out)
@@ -247,7 +247,7 @@ def test_load_killed_halfway_leaves_the_database_as_it_was(
                     "SELECT count(*) > 0 FROM pg_stat_activity "
                     "WHERE query LIKE 'COPY manifest.t_manifest %%' "
                     "AND datname = current_database()"
-                ).fetchone()
+                ).fetchone()  # type: ignore[misc]
                 time.sleep(0.02)
         assert copying, "the load never started copying"
         loader.send_signal(signal.SIGKILL)
@@ -261,7 +261,7 @@ def test_load_killed_halfway_leaves_the_database_as_it_was(
             (busy,) = conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY manifest.%%' "
                 "AND datname = current_database()"
-            ).fetchone()
+            ).fetchone()  # type: ignore[misc]
             conn.commit()
             if not busy:
                 break
@@ -504,7 +504,7 @@ def _wait_for_copy(pid_file: Path, deadline: float) -> bool:
                         (copying,) = watcher.execute(
                             "SELECT count(*) > 0 FROM pg_stat_activity "
                             "WHERE query LIKE 'COPY manifest.t_manifest %%'"
-                        ).fetchone()
+                        ).fetchone()  # type: ignore[misc]
                         if copying:
                             return True
                         time.sleep(0.02)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import struct
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ def make_sqlite(path: Path, rows: int = 2000) -> Path:
     return path
 
 
-def make_zip(path: Path, members: dict[str, bytes | Path]) -> Path:
+def make_zip(path: Path, members: Mapping[str, bytes | Path]) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():
             if name.endswith("/"):

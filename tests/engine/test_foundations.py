@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self) -> None:
         super().__init__()

@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from manifest_gui.engine.database import connect, current_version, table_counts, versions
 from manifest_gui.engine.errors import BadManifestFileError, CancelledError, LoadInProgressError
@@ -131,8 +132,8 @@ def test_successive_versions_keep_every_invariant(
         (before,) = conn.execute(
             "SELECT json_before FROM manifest.t_manifest_history WHERE manifest_id = 2 "
             "AND table_name = %s AND pk = %s::jsonb",
-            (table, psycopg.types.json.Jsonb({key: pk})),
-        ).fetchone()
+            (table, Jsonb({key: pk})),
+        ).fetchone()  # type: ignore[misc]
         assert before == v1.get(table, pk)
 
 
@@ -148,7 +149,7 @@ def test_seed_sample_queries(database_url: str, manifest_factory: ManifestFactor
             found = conn.execute(
                 "SELECT pk FROM manifest.t_manifest WHERE table_name = %s AND deleted IS NULL "
                 "AND json @> %s::jsonb",
-                (table, psycopg.types.json.Jsonb({"displayProperties": {"name": name}})),
+                (table, Jsonb({"displayProperties": {"name": name}})),
             ).fetchall()
             assert {"id" if isinstance(pk, int) else "key": pk} in [row[0] for row in found]
         counts = conn.execute(
@@ -175,7 +176,7 @@ def test_reference_definitions_and_materialized_views(
     assert result.inserts == reference.total_rows
     assert_loaded(database_url, reference)
     with connect(database_url) as conn:
-        classes = dict(
+        classes: dict[str, int] = dict(
             conn.execute("SELECT name, hash FROM manifest.mv_class_definitions").fetchall()
         )
         assert classes["Titan"] == 3655393761  # unsigned, as the API writes it
@@ -317,7 +318,7 @@ def test_blob_json_and_signed_ids(database_url: str, manifest_factory: ManifestF
     with connect(database_url) as conn:
         (negative,) = conn.execute(
             "SELECT count(*) FROM manifest.t_manifest WHERE (pk ->> 'id')::bigint < 0"
-        ).fetchone()
+        ).fetchone()  # type: ignore[misc]
     assert negative > 0
 
 

@@ -73,6 +73,7 @@ def test_a_table_that_switches_between_id_and_key_keeps_every_invariant(
         ("DestinyOtherDefinition", 7),
     }
     third = load(database_url, v3, "v3")
+    assert second.manifest_id is not None and third.manifest_id is not None
     assert (third.inserts, third.updates, third.deletes) == (1, 0, 2)
     assert live_rows(database_url) == {
         ("DestinyThingDefinition", 1): {"displayProperties": {"name": "One again"}},

@@ -48,7 +48,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 class MemoryKeyring(KeyringBackend):
     """A keyring that lives in this process only: tests never touch the user's keyring."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self) -> None:
         super().__init__()
@@ -69,7 +69,7 @@ class MemoryKeyring(KeyringBackend):
 
 # keyring registers every backend class for its automatic choice; this one is only ever passed
 # explicitly, and must not join the OS keyring's chain in the real-keyring test.
-KeyringBackend._classes.discard(MemoryKeyring)  # type: ignore[attr-defined]
+KeyringBackend._classes.discard(MemoryKeyring)
 
 
 @pytest.fixture

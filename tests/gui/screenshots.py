@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tests.support.postgres import ensure_runtime_dir
 
@@ -69,7 +70,7 @@ def save(widget_or_pixmap: QWidget | QPixmap, name: str) -> None:
     print(f"wrote {path} ({pixmap.width()}x{pixmap.height()})")
 
 
-def s3_archive(work: Path) -> dict[str, str]:
+def s3_archive(work: Path) -> dict[str, Any]:
     """An S3 archive on moto's loopback server when moto is installed (the Upload bar shows)."""
     try:
         from moto.server import ThreadedMotoServer

@@ -152,7 +152,11 @@ def test_a_failed_upload_while_hidden_is_a_tray_notification(
     tray = app.tray
     assert tray is not None
     notices: list[tuple[str, str, bool]] = []
-    tray.notify = lambda title, text, error=False: notices.append((title, text, error))  # type: ignore[method-assign]
+
+    def record(title: str, text: str, error: bool = False) -> None:
+        notices.append((title, text, error))
+
+    tray.notify = record  # type: ignore[method-assign]
     app.window.close()  # to the tray
     assert not app.window.isVisible()
     notices.clear()

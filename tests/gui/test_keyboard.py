@@ -117,7 +117,7 @@ def test_escape_cancels_from_the_manifest_page_but_not_from_the_viewer(
 def _tab_chain(window: QWidget, count: int) -> list[str]:
     """objectNames in Tab order from the window, as Tab visits them (focusable, shown)."""
     names: list[str] = []
-    widget = window
+    widget: QWidget | None = window
     for _ in range(200):
         widget = widget.nextInFocusChain()
         if widget is window or len(names) == count:

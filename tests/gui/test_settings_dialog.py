@@ -198,7 +198,12 @@ def test_typing_a_url_asks_the_keyring_once_typing_pauses(
     memory_keyring.passwords[("manifest-gui", database_entry(url))] = "hunter2"
     asked: list[str] = []
     lookup = memory_keyring.get_password
-    memory_keyring.get_password = lambda service, name: asked.append(name) or lookup(service, name)  # type: ignore[method-assign]
+
+    def recording_lookup(service: str, username: str) -> str | None:
+        asked.append(username)
+        return lookup(service, username)
+
+    memory_keyring.get_password = recording_lookup  # type: ignore[method-assign]
     app = make_app()
     dialog = app.open_settings()
     dialog.server_radio.setChecked(True)

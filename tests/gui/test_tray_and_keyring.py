@@ -74,7 +74,7 @@ def test_tray_icon_menu_close_to_tray_and_states(
     assert app.settings.poll_enabled
 
     notices: list[tuple[str, str, bool]] = []
-    tray.notify = lambda title, text, error=False: notices.append((title, text, error))  # type: ignore[method-assign]
+    tray.notify = lambda title, text, error=False: notices.append((title, text, error))
 
     # Closing the window keeps the app in the tray, and says so once.
     app.window.close()

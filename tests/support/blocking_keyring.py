@@ -9,7 +9,7 @@ from keyring.backend import KeyringBackend
 
 
 class Keyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def get_password(self, service: str, username: str) -> str | None:
         time.sleep(3600)

@@ -1033,6 +1033,10 @@ class GeneratedManifest:
             )
         return self.rows
 
+    def ids(self, table: str) -> list[int]:
+        """The integer keys (signed hashes) of an id-keyed table."""
+        return [pk for pk in self._content()[table] if isinstance(pk, int)]
+
     def expected(self) -> dict[tuple[str, Pk], Any]:
         """{(table, pk): parsed JSON} for every row, to compare with what a loader stored."""
         return {(t, pk): obj for t, rows in self._content().items() for pk, obj in rows.items()}

@@ -40,7 +40,7 @@ def load_two_versions(
     """Load a generated manifest and its next version through the engine, as the app does."""
     v1 = factory.generate(seed=41, rows=rows)
     v2 = factory.generate(seed=42, version_of=v1)
-    with ManifestService(Settings(database_url=url, data_dir=data_dir)) as service:
+    with ManifestService(Settings(database_url=url, data_dir=str(data_dir))) as service:
         service.load_sqlite(v1.path, "v1.0", "/common/destiny2_content/sqlite/en/v1.content")
         service.load_sqlite(v2.path, "v2.0", "/common/destiny2_content/sqlite/en/v2.content")
     return LoadedDatabase(url, v1, v2)
@@ -54,7 +54,7 @@ def loaded_db(
 
 
 @pytest.fixture
-def viewer(qtbot, loaded_db: LoadedDatabase) -> Iterator[ViewerWidget]:  # type: ignore[no-untyped-def]
+def viewer(qtbot, loaded_db: LoadedDatabase) -> Iterator[ViewerWidget]:
     widget = ViewerWidget(lambda: loaded_db.url)
     qtbot.addWidget(widget)
     widget.resize(1400, 800)

@@ -74,7 +74,7 @@ def shoot(url: str, out: Path) -> list[Path]:
                 )
                 for r in range(model.rowCount())
             )
-            if has_link and (browse.rows_model.row_at(row).name or ""):  # type: ignore[union-attr]
+            if has_link and (browse.rows_model.row_at(row).name or ""):
                 break
         detail.tree.expandToDepth(1)
         _settle()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -12,14 +13,14 @@ import pytest
 from manifest_gui.engine import viewer_queries as vq
 from manifest_gui.engine.database import connect
 from manifest_gui.ui.viewer.json_paths import Mark, diff, json_path, link_candidates
-from tests.support.manifest_factory import to_unsigned
+from tests.support.manifest_factory import pk_value, to_unsigned
 from tests.viewer.conftest import LoadedDatabase
 
 ITEM = "DestinyInventoryItemDefinition"
 
 
 @pytest.fixture
-def conn(loaded_db: LoadedDatabase) -> psycopg.Connection:
+def conn(loaded_db: LoadedDatabase) -> Iterator[psycopg.Connection]:
     with connect(loaded_db.url, read_only=True) as conn:
         yield conn
 
@@ -58,11 +59,10 @@ def test_keyset_pages_cover_a_table_once_in_sql_order(
     conn: psycopg.Connection, loaded_db: LoadedDatabase, sort: vq.SortColumn, descending: bool
 ) -> None:
     rows = _all(conn, vq.RowQuery(ITEM, "", sort, descending))
-    expected = loaded_db.v2.rows[ITEM]  # type: ignore[index]
-    assert sorted(r.id for r in rows) == sorted(expected)
+    assert sorted(r.id or 0 for r in rows) == sorted(loaded_db.v2.ids(ITEM))
     keys = [(r.sort_value, json.dumps(r.pk)) for r in rows]
     if sort is vq.SortColumn.HASH:
-        hashes = [r.hash for r in rows]
+        hashes = [r.hash or 0 for r in rows]
         assert hashes == sorted(hashes, reverse=descending)  # unsigned order, as the game
     values = [k[0] for k in keys]
     assert values == sorted(values, reverse=descending)
@@ -74,7 +74,8 @@ def test_rows_show_unsigned_hash_name_description_and_versions(
 ) -> None:
     rows = _all(conn, vq.RowQuery(ITEM), page=500)
     by_id = {r.id: r for r in rows}
-    changed = next(pk for t, pk in loaded_db.v2.changes.modified if t == ITEM)  # type: ignore[union-attr]
+    changed = next(pk for t, pk in loaded_db.v2.changes.modified if t == ITEM)
+    assert isinstance(changed, int)
     row = by_id[changed]
     document = loaded_db.v2.get(ITEM, changed)
     assert row.hash == to_unsigned(changed) and row.hash >= 0
@@ -82,7 +83,8 @@ def test_rows_show_unsigned_hash_name_description_and_versions(
     assert row.description == document["displayProperties"]["description"]
     assert row.created_version == "v1.0"
     assert row.changed_version == "v2.0"
-    added = next(pk for t, pk in loaded_db.v2.changes.added if t == ITEM)  # type: ignore[union-attr]
+    added = next(pk for t, pk in loaded_db.v2.changes.added if t == ITEM)
+    assert isinstance(added, int)
     assert by_id[added].created_version == "v2.0"
 
 
@@ -98,7 +100,7 @@ def test_key_table_rows_use_their_text_key(
 def test_hash_search_signed_or_unsigned_and_name_search_case_insensitive(
     conn: psycopg.Connection, loaded_db: LoadedDatabase
 ) -> None:
-    id_ = next(pk for pk in loaded_db.v2.rows[ITEM] if pk < 0)  # type: ignore[index]
+    id_ = next(pk for pk in loaded_db.v2.ids(ITEM) if pk < 0)
     for text in (str(id_), str(to_unsigned(id_))):
         found = vq.fetch_rows(conn, vq.RowQuery(None, text))
         assert [(r.table_name, r.id) for r in found] == [(ITEM, id_)]
@@ -109,7 +111,7 @@ def test_hash_search_signed_or_unsigned_and_name_search_case_insensitive(
     found = _all(conn, vq.RowQuery(None, part))
     expected = {
         (t, pk)
-        for t, rows in loaded_db.v2.rows.items()  # type: ignore[union-attr]
+        for t, rows in loaded_db.v2.rows.items()
         for pk, doc in rows.items()
         if part.lower()
         in (((doc.get("displayProperties") or {}).get("name") or doc.get("statName") or "").lower())
@@ -139,10 +141,7 @@ def test_links_resolve_hashes_of_loaded_definitions(
 ) -> None:
     documents = loaded_db.v2.rows[ITEM]  # type: ignore[index]
     live = {
-        to_unsigned(pk)
-        for rows in loaded_db.v2.rows.values()  # type: ignore[union-attr]
-        for pk in rows
-        if isinstance(pk, int)
+        to_unsigned(pk) for rows in loaded_db.v2.rows.values() for pk in rows if isinstance(pk, int)
     }
     checked = 0
     for document in list(documents.values())[:40]:
@@ -204,10 +203,10 @@ def test_row_diff_gives_the_json_before_and_after_a_version(
     inserted = vq.row_diff(conn, 1, table, {"id": pk}, vq.Change.INSERTED)
     assert inserted.before is None and inserted.after == loaded_db.v1.get(table, pk)
 
-    table, pk = sorted(changes.deleted, key=str)[0]
-    key = {"id": pk} if isinstance(pk, int) else {"key": pk}
+    table, gone_pk = sorted(changes.deleted, key=str)[0]
+    key = {"id": gone_pk} if isinstance(gone_pk, int) else {"key": gone_pk}
     gone = vq.row_diff(conn, 2, table, key, vq.Change.DELETED)
-    assert gone.before == loaded_db.v1.get(table, pk) and gone.after is None
+    assert gone.before == loaded_db.v1.get(table, gone_pk) and gone.after is None
 
 
 def test_export_csv_and_json_of_a_table_and_a_search(
@@ -218,10 +217,7 @@ def test_export_csv_and_json_of_a_table_and_a_search(
     with (tmp_path / "t.csv").open(encoding="utf-8", newline="") as f:
         records = list(csv.DictReader(f))
     assert count == len(records) == loaded_db.v2.table_rows[table]
-    assert {int(r["hash"]) for r in records} == {
-        to_unsigned(pk)
-        for pk in loaded_db.v2.rows[table]  # type: ignore[index]
-    }
+    assert {int(r["hash"]) for r in records} == {to_unsigned(pk) for pk in loaded_db.v2.ids(table)}
     count = vq.export_rows(conn, vq.RowQuery(None, "a"), tmp_path / "s.json", "json")
     exported = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
     assert len(exported) == count == vq.count_rows(conn, vq.RowQuery(None, "a"))
@@ -269,7 +265,7 @@ def test_inserted_rows_show_their_name_as_inserted(
             if len(page) < vq.PAGE_SIZE:
                 break
         for row in rows:
-            key = row.pk.get("id", row.pk.get("key"))
+            key = pk_value(row.pk)
             assert row.name == _name_of(v1.get(table, key)), (table, key)
             if (table, key) not in (v2.changes.deleted if v2.changes else ()):
                 renamed += _name_of(v1.get(table, key)) != _name_of(v2.get(table, key))

@@ -80,7 +80,7 @@ def test_tables_with_live_counts_and_the_largest_table_opens_at_once(
             rows.fetchMore(QModelIndex())
     assert rows.rowCount() == counts[ITEM]
     shown = [rows.index(r, 0).data() for r in range(rows.rowCount())]
-    assert shown == [str(h) for h in sorted(to_unsigned(pk) for pk in loaded_db.v2.rows[ITEM])]  # type: ignore[index]
+    assert shown == [str(h) for h in sorted(to_unsigned(pk) for pk in loaded_db.v2.ids(ITEM))]
     headers = [rows.headerData(c, Qt.Orientation.Horizontal) for c in range(rows.columnCount())]
     assert headers == ["Hash", "Name", "Description", "Created by", "Last changed by"]
     assert "of" in viewer.browse.status.text()
@@ -101,7 +101,7 @@ def test_search_as_you_type_debounced_and_stale_queries_dropped(
     qtbot: Any, viewer: ViewerWidget, loaded_db: LoadedDatabase
 ) -> None:
     rows = viewer.browse.rows_model
-    pk = next(pk for pk in loaded_db.v2.rows[ITEM] if pk < 0)  # type: ignore[index]
+    pk = next(pk for pk in loaded_db.v2.ids(ITEM) if pk < 0)
     seen: list[RowQuery | None] = []
     rows.pageLoaded.connect(lambda _n: seen.append(rows.query))
     edit = viewer.browse.search_edit
@@ -110,24 +110,21 @@ def test_search_as_you_type_debounced_and_stale_queries_dropped(
             edit.setText(text)  # faster than the debounce: only the last one runs
     assert [q.text if q else None for q in seen] == [str(to_unsigned(pk))]
     assert rows.rowCount() == 1
-    assert rows.row_at(0).id == pk  # type: ignore[union-attr]
+    assert rows.row_at(0).id == pk
     assert rows.headerData(0, Qt.Orientation.Horizontal) == "Table"
 
     name = loaded_db.v2.get(ITEM, pk)["displayProperties"]["name"]
     with qtbot.waitSignal(rows.countKnown, timeout=WAIT):
         edit.setText(name.upper())
     assert rows.rowCount() >= 1
-    assert all(
-        name.lower() in (rows.row_at(r).name or "").lower()  # type: ignore[union-attr]
-        for r in range(rows.rowCount())
-    )
+    assert all(name.lower() in (rows.row_at(r).name or "").lower() for r in range(rows.rowCount()))
     # A search cancelled on the server mid-query does not break the next one.
     viewer.rows_runner.submit(
         lambda conn: conn.execute("SELECT pg_sleep(5)").fetchone(), lambda _r: None, tag="rows"
     )
     with qtbot.waitSignal(rows.pageLoaded, timeout=3_000):
         edit.setText(str(pk))
-    assert rows.row_at(0).id == pk  # type: ignore[union-attr]
+    assert rows.row_at(0).id == pk
 
 
 def test_detail_tree_text_links_back_forward_and_copy(
@@ -136,7 +133,7 @@ def test_detail_tree_text_links_back_forward_and_copy(
     _open_table(qtbot, viewer, ITEM)
     detail = viewer.detail
     rows = viewer.browse.rows_model
-    live = {to_unsigned(pk) for r in loaded_db.v2.rows.values() for pk in r if isinstance(pk, int)}  # type: ignore[union-attr]
+    live = {to_unsigned(pk) for r in loaded_db.v2.rows.values() for pk in r if isinstance(pk, int)}
     model = detail.model
     link_index = None
     for row in range(rows.rowCount()):
@@ -147,7 +144,7 @@ def test_detail_tree_text_links_back_forward_and_copy(
             break
     assert link_index is not None, "no definition with a hash link"
     start = detail.location
-    document = loaded_db.v2.get(ITEM, start.pk["id"])  # type: ignore[union-attr]
+    document = loaded_db.v2.get(ITEM, start.pk["id"])
     assert model.document() == document
     assert json.loads(detail.text.toPlainText()) == document
     assert "\n  " in detail.text.toPlainText()  # indented
@@ -172,7 +169,7 @@ def test_detail_tree_text_links_back_forward_and_copy(
     assert detail.location == start and detail.can_go_forward()
     with qtbot.waitSignal(detail.definitionShown, timeout=WAIT):
         detail.forward()
-    assert detail.location.table_name == target.table_name  # type: ignore[union-attr]
+    assert detail.location.table_name == target.table_name
 
 
 def _first_link(model: JsonTreeModel, parent: QModelIndex | None = None) -> QModelIndex | None:
@@ -236,7 +233,7 @@ def test_history_versions_changes_and_diff(
     assert versions.rowCount() == 2
     texts = [versions.index(0, c).data() for c in range(versions.columnCount())]
     assert texts[0] == "2" and texts[1].startswith("v2.0") and texts[2].endswith("v2.content")
-    assert history.selected_version().manifest_id == 2  # type: ignore[union-attr]
+    assert history.selected_version().manifest_id == 2
     changes = loaded_db.v2.changes
     assert changes is not None
     totals = [
@@ -251,9 +248,8 @@ def test_history_versions_changes_and_diff(
         history.rows_view.selectRow(0)
     diff = history.diff_view.current
     assert diff is not None
-    key = diff.pk.get("id", diff.pk.get("key"))
-    assert diff.before == loaded_db.v1.get(diff.table_name, key)
-    assert diff.after == loaded_db.v2.get(diff.table_name, key)
+    assert diff.before == loaded_db.v1.get(diff.table_name, diff.pk)
+    assert diff.after == loaded_db.v2.get(diff.table_name, diff.pk)
     marks = _marks(history.diff_view.after_model)
     assert "changed" in marks or "added" in marks
     assert re.search(r"\d+ differences?\.", history.diff_view.summary.text())
@@ -344,7 +340,7 @@ def test_refresh_after_a_new_load_updates_counts(
         with qtbot.waitSignal(rows.pageLoaded, timeout=WAIT):
             rows.fetchMore(QModelIndex())
     v3 = manifest_factory.generate(seed=43, version_of=loaded_db.v2, changed=0.1, deleted=0.2)
-    with ManifestService(Settings(database_url=loaded_db.url, data_dir=tmp_path / "d")) as svc:
+    with ManifestService(Settings(database_url=loaded_db.url, data_dir=str(tmp_path / "d"))) as svc:
         svc.load_sqlite(v3.path, "v3.0", "/p3")
     with (
         qtbot.waitSignal(viewer.tablesLoaded, timeout=WAIT),
@@ -359,8 +355,8 @@ def test_refresh_after_a_new_load_updates_counts(
     while rows.canFetchMore(QModelIndex()):
         with qtbot.waitSignal(rows.pageLoaded, timeout=WAIT):
             rows.fetchMore(QModelIndex())
-    shown = {rows.row_at(i).pk["id"] for i in range(rows.rowCount())}  # type: ignore[union-attr]
-    assert shown == set(v3.rows[ITEM])  # type: ignore[arg-type]
+    shown = {rows.row_at(i).pk["id"] for i in range(rows.rowCount())}
+    assert shown == set(v3.rows[ITEM])
 
 
 def test_an_export_to_a_missing_folder_is_a_sentence(
