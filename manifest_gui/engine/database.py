@@ -80,9 +80,9 @@ def describe_url(url: str) -> str:
     except psycopg.Error:
         return "(invalid URL)"
     host = str(info.get("host") or "local socket")
-    if host.startswith("/"):
-        host = "local socket"
     port = info.get("port")
+    if host.startswith("/"):
+        host, port = "local socket", None
     dbname = info.get("dbname") or info.get("user") or ""
     return f"{host}{':' + str(port) if port else ''}/{dbname}"
 
