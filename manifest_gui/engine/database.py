@@ -50,16 +50,32 @@ class TableCount:
     live_rows: int
 
 
-def connect(url: str, *, autocommit: bool = False, read_only: bool = False) -> psycopg.Connection:
-    """Open a connection or raise DatabaseUnavailableError with one sentence (no password)."""
+def url_problem(url: str) -> str | None:
+    """Why libpq would misread `url`, in one sentence (never quoting it), or None."""
     try:
-        params = psycopg.conninfo.conninfo_to_dict(url)
+        psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.Error:
         # libpq's parse errors quote the whole string, password included: never repeat them.
-        raise DatabaseUnavailableError(
-            "The database URL is not a PostgreSQL URL; write it as "
-            "postgresql://user@host:port/dbname."
-        ) from None
+        return "The database URL is not a PostgreSQL URL; write it as postgresql://user@host:port/dbname."
+    scheme, found, rest = url.partition("://")
+    if found and scheme.lower() in ("postgres", "postgresql"):
+        authority = rest.split("/", 1)[0].split("?", 1)[0]
+        if authority.count("@") > 1:
+            # libpq splits at the first @: the rest of the password would become the host name
+            # and appear in its error messages.
+            return (
+                "The database URL has an @ in its user name or password; write it there as %40 "
+                "(postgresql://user:p%40ss@host/dbname)."
+            )
+    return None
+
+
+def connect(url: str, *, autocommit: bool = False, read_only: bool = False) -> psycopg.Connection:
+    """Open a connection or raise DatabaseUnavailableError with one sentence (no password)."""
+    problem = url_problem(url)
+    if problem is not None:
+        raise DatabaseUnavailableError(problem)
+    params = psycopg.conninfo.conninfo_to_dict(url)
     try:
         conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
     except psycopg.Error as exc:

@@ -8,7 +8,6 @@ import logging
 import os
 from typing import Any
 
-import psycopg.conninfo
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -29,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.database import connect, describe_url
+from ..engine.database import connect, describe_url, url_problem
 from ..engine.errors import ConfigurationError, ManifestGuiError, SecretStoreError
 from ..engine.progress import Progress
 from ..engine.secrets import API_KEY_ENTRY, API_KEY_ENVIRONMENT, SecretStore, database_entry
@@ -415,13 +414,9 @@ class SettingsDialog(QDialog):
                 url = self._server_url()
                 if not url:
                     raise ConfigurationError("Enter the PostgreSQL server's URL, or pick embedded.")
-                try:
-                    psycopg.conninfo.conninfo_to_dict(url)
-                except psycopg.Error:
-                    raise ConfigurationError(
-                        "The database URL is not a PostgreSQL URL; write it as "
-                        "postgresql://user@host:port/dbname."
-                    ) from None
+                problem = url_problem(url)
+                if problem is not None:
+                    raise ConfigurationError(problem)
                 changes["database_url"] = strip_password(url)
             else:
                 changes["database_url"] = None

@@ -390,11 +390,14 @@ def test_secrets_never_reach_logs_settings_or_messages(
         f"mysql://loader:{password}@127.0.0.1/destiny",
         f"postgresql://loader:{password}@[::1/destiny",
         f"host=127.0.0.1 password={password} port=1 dbname=x sslmode=bogus",
+        # A raw @ in the password: libpq would take its tail for the host and quote it.
+        f"postgresql://loader:{password}@tail-sekrit@127.0.0.1:1/destiny",
     ):
         monkeypatch.setenv("MANIFEST_GUI_DATABASE_URL", malformed)
         outputs.append(run(capsys, "status"))
-    assert [code for code, _, _ in outputs] == [0, 1, 1, 1, 1, 1]
+    assert [code for code, _, _ in outputs] == [0, 1, 1, 1, 1, 1, 1]
     assert "not a PostgreSQL URL" in outputs[3][2] and "not a PostgreSQL URL" in outputs[4][2]
+    assert "write it there as %40" in outputs[6][2] and "tail-sekrit" not in outputs[6][2]
 
     settings = load_settings()
     written = [settings.log_path / name for name in os.listdir(settings.log_path)]
