@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -23,31 +24,26 @@ def embedded_url(embedded_pg_server: PostgresServer) -> Iterator[str]:
     embedded_pg_server.drop_database(url)
 
 
-def test_load_benchmark(
-    embedded_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert (
-        load.main(["--database-url", embedded_url, "--workdir", str(tmp_path), "--rows", ROWS]) == 0
-    )
-    out = capsys.readouterr().out
-    for line in ("floor (bare COPY, UNLOGGED)", "first full load", "next version, ~3% changed"):
-        assert line in out, out
-
-
 @pytest.mark.qt_log_ignore(OFFSCREEN_LIMITS)
-def test_window_heartbeat_benchmark(
-    qapp: Any, embedded_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("script", "promised"),
+    [
+        (load, ["floor (bare COPY, UNLOGGED)", "first full load", "next version, ~3% changed"]),
+        (gui_heartbeat, ["first load (Check & Load)", "next version, ~3% changed"]),
+        (viewer, ["hash lookup", "first rows of the largest table"]),
+    ],
+    ids=["load", "gui_heartbeat", "viewer"],
+)
+def test_benchmark_script_runs(
+    qapp: Any,
+    embedded_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    script: ModuleType,
+    promised: list[str],
 ) -> None:
     args = ["--database-url", embedded_url, "--workdir", str(tmp_path), "--rows", ROWS]
-    assert gui_heartbeat.main(args) == 0
+    assert script.main(args) == 0
     out = capsys.readouterr().out
-    assert "first load (Check & Load)" in out and "next version, ~3% changed" in out, out
-
-
-def test_viewer_benchmark(
-    qapp: Any, embedded_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    args = ["--database-url", embedded_url, "--workdir", str(tmp_path), "--rows", ROWS]
-    assert viewer.main(args) == 0
-    out = capsys.readouterr().out
-    assert "hash lookup" in out and "first rows of the largest table" in out, out
+    for line in promised:
+        assert line in out, out

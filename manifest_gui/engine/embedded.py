@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from .errors import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
@@ -97,8 +99,6 @@ _process_lock = threading.Lock()
 
 def _pid_alive(pid: int) -> bool:
     # psutil, not os.kill(pid, 0): on Windows os.kill would end the process.
-    import psutil
-
     try:
         return bool(psutil.pid_exists(pid))
     except (OverflowError, ValueError):
@@ -191,8 +191,6 @@ def _is_server_of(pid: int, pgdata: Path) -> bool:
     stale postmaster.pid may belong to any other process."""
     if not _pid_alive(pid):
         return False
-    import psutil
-
     try:
         process = psutil.Process(pid)
         cmdline = process.cmdline()

@@ -25,6 +25,7 @@ from .errors import (
     CancelledError,
     DatabaseUnavailableError,
     LoadInProgressError,
+    ManifestGuiError,
 )
 from .progress import Progress
 from .source import Key, ManifestSource, SourceTable
@@ -163,44 +164,11 @@ def load_manifest(
             )
             progress.check_cancelled()
         progress.finish(source.total_rows)
-    except pg_errors.QueryCanceled:
-        raise CancelledError() from None
-    except (
-        pg_errors.InvalidTextRepresentation,
-        pg_errors.UntranslatableCharacter,
-        pg_errors.CharacterNotInRepertoire,
-    ) as exc:
-        if progress.cancelled:
-            raise CancelledError() from None
-        raise BadManifestFileError(
-            f"The manifest has a row that PostgreSQL cannot store as JSON: {_first_line(exc)}"
-        ) from None
-    except pg_errors.UniqueViolation as exc:
-        raise BadManifestFileError(
-            f"The manifest has the same definition twice: {_first_line(exc)}"
-        ) from None
-    except pg_errors.ProgramLimitExceeded as exc:
-        # e.g. a name or key longer than a btree index entry can hold (~2.7 kB)
-        if progress.cancelled:
-            raise CancelledError() from None
-        raise BadManifestFileError(
-            f"The manifest has a definition too large for PostgreSQL to index: {_first_line(exc)}"
-        ) from None
-    except psycopg.DataError as exc:
-        if progress.cancelled:
-            raise CancelledError() from None
-        raise BadManifestFileError(
-            f"The manifest has a value PostgreSQL refused: {_first_line(exc)}"
-        ) from None
-    except (pg_errors.InsufficientPrivilege, pg_errors.ReadOnlySqlTransaction) as exc:
-        raise refusal(exc) from None
-    except psycopg.OperationalError as exc:
-        if progress.cancelled:
-            raise CancelledError() from None
-        raise DatabaseUnavailableError(
-            f"The database connection failed during the load; nothing was changed "
-            f"({_first_line(exc)})"
-        ) from None
+    except psycopg.Error as exc:
+        error = _load_error(exc, progress)
+        if error is None:
+            raise  # not a known failure: a bug, with its traceback
+        raise error from None
     finally:
         remove_cancel_hook()
     seconds = time.monotonic() - started
@@ -217,6 +185,42 @@ def load_manifest(
     )
     return LoadResult(
         True, manifest_id, version, path, source.total_rows, inserts, updates, deletes, seconds
+    )
+
+
+_UNSTORABLE_ROW = (
+    pg_errors.InvalidTextRepresentation,
+    pg_errors.UntranslatableCharacter,
+    pg_errors.CharacterNotInRepertoire,
+)
+
+
+def _load_error(exc: psycopg.Error, progress: Progress) -> ManifestGuiError | None:
+    """The one-sentence error for what the database raised during a load, or None."""
+    if isinstance(exc, pg_errors.QueryCanceled):
+        return CancelledError()
+    if isinstance(exc, (pg_errors.InsufficientPrivilege, pg_errors.ReadOnlySqlTransaction)):
+        return refusal(exc)
+    detail = _first_line(exc)
+    if isinstance(exc, pg_errors.UniqueViolation):
+        return BadManifestFileError(f"The manifest has the same definition twice: {detail}")
+    if not isinstance(exc, (psycopg.DataError, psycopg.OperationalError)):
+        return None
+    if progress.cancelled:  # a cancel cuts the statement short, whatever it then reports
+        return CancelledError()
+    if isinstance(exc, _UNSTORABLE_ROW):
+        return BadManifestFileError(
+            f"The manifest has a row that PostgreSQL cannot store as JSON: {detail}"
+        )
+    if isinstance(exc, pg_errors.ProgramLimitExceeded):
+        # e.g. a name or key longer than a btree index entry can hold (~2.7 kB)
+        return BadManifestFileError(
+            f"The manifest has a definition too large for PostgreSQL to index: {detail}"
+        )
+    if isinstance(exc, psycopg.DataError):
+        return BadManifestFileError(f"The manifest has a value PostgreSQL refused: {detail}")
+    return DatabaseUnavailableError(
+        f"The database connection failed during the load; nothing was changed ({detail})"
     )
 
 
