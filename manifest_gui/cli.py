@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
+# A subcommand: runs with the service and the progress handle, returns the exit status.
+Command = Callable[[argparse.Namespace, ManifestService, Progress], int]
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
@@ -49,10 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="compare Bungie.net's manifest with the database's")
     check.add_argument("--json", action="store_true", help="print JSON")
+    check.set_defaults(func=check_command)
 
     load = commands.add_parser("load", help="load the manifest when Bungie.net has a new one")
     load.add_argument("--force", action="store_true", help="load even when up to date")
-    source = load.add_mutually_exclusive_group()  # archive (issue 5): --file or --from-archive
+    load.set_defaults(func=load_command)
+    source = load.add_mutually_exclusive_group()
     source.add_argument(
         "--file",
         type=_non_empty_path,
@@ -69,17 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="the current version and live rows per table")
     status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(func=status_command)
 
     history = commands.add_parser("history", help="every version with its changes")
     history.add_argument("--json", action="store_true", help="print JSON")
+    history.set_defaults(func=history_command)
 
-    # archive (issue 5)
     archive = commands.add_parser("archive", help="the S3 manifest archive")
     archive_commands = archive.add_subparsers(
         dest="archive_command", metavar="ACTION", parser_class=_Parser, required=True
     )
     archive_list = archive_commands.add_parser("list", help="list the archived manifests")
     archive_list.add_argument("--json", action="store_true", help="print JSON")
+    archive_list.set_defaults(func=archive_list_command)
     return parser
 
 
@@ -135,83 +142,93 @@ def _print_json(data: Any) -> None:
 
 
 def run_command(args: argparse.Namespace, service: ManifestService, progress: Progress) -> int:
-    if args.command == "check":
-        result = service.check(progress)
-        if args.json:
-            _print_json(result.as_json())
-        else:
-            db = result.database
-            print(f"Bungie.net: {result.remote.version}  {result.remote.path}")
+    """Run the subcommand chosen on the command line (each parser sets its `func`)."""
+    command: Command = args.func
+    return command(args, service, progress)
+
+
+def check_command(args: argparse.Namespace, service: ManifestService, progress: Progress) -> int:
+    result = service.check(progress)
+    if args.json:
+        _print_json(result.as_json())
+    else:
+        db = result.database
+        print(f"Bungie.net: {result.remote.version}  {result.remote.path}")
+        print(f"Database:   {f'{db.version}  {db.path}  (#{db.manifest_id})' if db else 'empty'}")
+        print("Update available." if result.update_available else "Up to date.")
+    return EXIT_OK
+
+
+def load_command(args: argparse.Namespace, service: ManifestService, progress: Progress) -> int:
+    if args.file is not None:
+        loaded = service.load_file(args.file, progress)
+    elif args.from_archive is not None:
+        loaded = service.load_from_archive(args.from_archive, progress, force=args.force)
+    else:
+        loaded = service.update(force=args.force, progress=progress)
+    if args.json:
+        _print_json(loaded.as_json())
+    elif loaded.loaded:
+        print(
+            f"Loaded {loaded.version} as version {loaded.manifest_id}: {loaded.rows:,} rows, "
+            f"{loaded.inserts:,} inserted, {loaded.updates:,} updated, "
+            f"{loaded.deletes:,} deleted in {loaded.seconds:.1f} s."
+        )
+    else:
+        print(f"Already up to date: {loaded.version} (version {loaded.manifest_id}).")
+    return EXIT_OK
+
+
+def status_command(args: argparse.Namespace, service: ManifestService, _progress: Progress) -> int:
+    status = service.status()
+    if args.json:
+        _print_json(status.as_json())
+        return EXIT_OK
+    current = status.current
+    if current is None:
+        print("The database holds no manifest yet.")
+    else:
+        print(f"Version {current.manifest_id}: {current.version}")
+        print(f"Content: {current.path}")
+        print(f"Loaded:  {current.loaded_at:%Y-%m-%d %H:%M:%S %Z}")
+    print(f"Live rows: {status.live_rows:,}")
+    for table in status.tables:
+        print(f"  {table.table_name:<50} {table.live_rows:>9,}")
+    return EXIT_OK
+
+
+def history_command(args: argparse.Namespace, service: ManifestService, _progress: Progress) -> int:
+    history = service.history()
+    if args.json:
+        _print_json([version_json(version) for version in history])
+        return EXIT_OK
+    print(f"{'id':>4}  {'loaded':<19}  {'inserts':>8} {'updates':>8} {'deletes':>8}  version")
+    for version in history:
+        mark = "*" if version.current else " "
+        print(
+            f"{version.manifest_id:>4}{mark} {version.loaded_at:%Y-%m-%d %H:%M:%S}  "
+            f"{version.inserts or 0:>8,} {version.updates or 0:>8,} "
+            f"{version.deletes or 0:>8,}  {version.version}"
+        )
+    return EXIT_OK
+
+
+def archive_list_command(
+    args: argparse.Namespace, service: ManifestService, _progress: Progress
+) -> int:
+    archived = service.archive_list()
+    if args.json:
+        _print_json([item.as_json() for item in archived])
+    elif not archived:
+        print("The archive holds no manifests.")
+    else:
+        print(f"{'uploaded':<16}  {'lang':<6} {'size':>9}  {'version':<40} key")
+        for item in archived:
             print(
-                f"Database:   {f'{db.version}  {db.path}  (#{db.manifest_id})' if db else 'empty'}"
+                f"{item.last_modified:%Y-%m-%d %H:%M}  {item.language:<6} "
+                f"{item.size / 1e6:>7.1f} MB  {item.version:<40} {item.key}"
             )
-            print("Update available." if result.update_available else "Up to date.")
-        return EXIT_OK
-    if args.command == "load":
-        if args.file is not None:
-            loaded = service.load_file(args.file, progress)
-        elif args.from_archive is not None:  # archive (issue 5)
-            loaded = service.load_from_archive(args.from_archive, progress, force=args.force)
-        else:
-            loaded = service.update(force=args.force, progress=progress)
-        if args.json:
-            _print_json(loaded.as_json())
-        elif loaded.loaded:
-            print(
-                f"Loaded {loaded.version} as version {loaded.manifest_id}: {loaded.rows:,} rows, "
-                f"{loaded.inserts:,} inserted, {loaded.updates:,} updated, "
-                f"{loaded.deletes:,} deleted in {loaded.seconds:.1f} s."
-            )
-        else:
-            print(f"Already up to date: {loaded.version} (version {loaded.manifest_id}).")
-        return EXIT_OK
-    if args.command == "status":
-        status = service.status()
-        if args.json:
-            _print_json(status.as_json())
-        else:
-            current = status.current
-            if current is None:
-                print("The database holds no manifest yet.")
-            else:
-                print(f"Version {current.manifest_id}: {current.version}")
-                print(f"Content: {current.path}")
-                print(f"Loaded:  {current.loaded_at:%Y-%m-%d %H:%M:%S %Z}")
-            print(f"Live rows: {status.live_rows:,}")
-            for table in status.tables:
-                print(f"  {table.table_name:<50} {table.live_rows:>9,}")
-        return EXIT_OK
-    if args.command == "history":
-        history = service.history()
-        if args.json:
-            _print_json([version_json(version) for version in history])
-        else:
-            print(
-                f"{'id':>4}  {'loaded':<19}  {'inserts':>8} {'updates':>8} {'deletes':>8}  version"
-            )
-            for version in history:
-                mark = "*" if version.current else " "
-                print(
-                    f"{version.manifest_id:>4}{mark} {version.loaded_at:%Y-%m-%d %H:%M:%S}  "
-                    f"{version.inserts or 0:>8,} {version.updates or 0:>8,} "
-                    f"{version.deletes or 0:>8,}  {version.version}"
-                )
-        return EXIT_OK
-    if args.command == "archive":  # archive (issue 5)
-        archived = service.archive_list()
-        if args.json:
-            _print_json([item.as_json() for item in archived])
-        elif not archived:
-            print("The archive holds no manifests.")
-        else:
-            print(f"{'uploaded':<16}  {'lang':<6} {'size':>9}  {'version':<40} key")
-            for item in archived:
-                print(
-                    f"{item.last_modified:%Y-%m-%d %H:%M}  {item.language:<6} "
-                    f"{item.size / 1e6:>7.1f} MB  {item.version:<40} {item.key}"
-                )
-        return EXIT_OK
-    raise AssertionError(f"unknown command {args.command}")
+    return EXIT_OK
 
 
 def _non_empty_key(text: str) -> str:
@@ -279,8 +296,8 @@ def _run(
         service = service_factory() if service_factory else ManifestService(settings, SecretStore())
         with service:
             code = run_command(args, service, progress)
-            # Archive (issue 5): best-effort failures, e.g. an upload that failed. After a failed
-            # run the error is the one line (the warnings are in the log).
+            # Best-effort failures, e.g. an upload that failed. After a failed run the error is
+            # the one line (the warnings are in the log).
             for warning in getattr(service, "warnings", []):
                 sys.stderr.write(f"warning: {warning}\n")
             return code
