@@ -57,6 +57,7 @@ __all__ = [
     "http_error",
     "json_body",
     "not_found",
+    "png_image",
     "redirect",
     "refused_url",
     "slow_body",
@@ -66,6 +67,7 @@ __all__ = [
 
 MANIFEST_PATH = "/Platform/Destiny2/Manifest/"
 CONTENT_PREFIX = "/common/destiny2_content/"
+ICON_PREFIX = "/common/destiny2_content/icons/"
 LANGUAGES = (
     "en", "fr", "es", "es-mx", "de", "it", "ja", "pt-br", "ru", "pl", "ko", "zh-cht", "zh-chs",
 )  # fmt: skip
@@ -290,6 +292,33 @@ class _Exchange:
             self.write(piece)
             sent += len(piece)
         self.record.completed = True
+
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def png_image(colour: tuple[int, int, int], size: int = 24) -> bytes:
+    """A real PNG file: a square of one colour with a light frame (an icon stand-in)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    frame = bytes((230, 230, 230))
+    rows = b""
+    for y in range(size):
+        edge = y in (0, size - 1)
+        pixels = [frame if edge or x in (0, size - 1) else bytes(colour) for x in range(size)]
+        rows += b"\x00" + b"".join(pixels)
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (
+        _PNG_MAGIC
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
@@ -639,6 +668,13 @@ class BungieServer:
             self._files[path] = content if isinstance(content, bytes) else Path(content)
         return self.url(path)
 
+    def serve_icon(self, name: str, colour: tuple[int, int, int] = (40, 110, 200)) -> str:
+        """Serve a small PNG at /common/destiny2_content/icons/<name> (a definition's
+        displayProperties.icon); returns that path. 404/500/no answer: queue() on the path."""
+        path = ICON_PREFIX + name
+        self.serve(path, png_image(colour))
+        return path
+
     def unserve(self, path: str) -> None:
         with self._lock:
             self._files.pop(path, None)
@@ -824,7 +860,8 @@ class BungieServer:
         with self._lock:
             content = self._files.get(record.path)
         if isinstance(content, bytes):
-            return 200, "application/octet-stream", of_bytes(content), len(content)
+            kind = "image/png" if content.startswith(_PNG_MAGIC) else "application/octet-stream"
+            return 200, kind, of_bytes(content), len(content)
         if isinstance(content, Path) and content.is_file():
             file = content
 
