@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 
 API_KEY_ENTRY = "bungie-api-key"
 API_KEY_ENVIRONMENT = "MANIFEST_GUI_API_KEY"
+DISCORD_WEBHOOK_ENTRY = "discord-webhook-url"
+DISCORD_WEBHOOK_ENVIRONMENT = "MANIFEST_GUI_DISCORD_WEBHOOK_URL"
 
 
 def database_entry(url_without_password: str) -> str:
@@ -97,3 +99,18 @@ class SecretStore:
 
     def delete_api_key(self) -> None:
         self.delete(API_KEY_ENTRY)
+
+    # The Discord webhook URL: its token lets anyone post to the channel ------------------
+    def discord_webhook_url(self) -> str | None:
+        """The environment's URL first (cron, servers), else the keyring's; None when unset."""
+        url = (os.environ.get(DISCORD_WEBHOOK_ENVIRONMENT) or "").strip()
+        return url or (self.get(DISCORD_WEBHOOK_ENTRY) or "").strip() or None
+
+    def set_discord_webhook_url(self, url: str, *, session_only: bool = False) -> None:
+        """Store an http(s) URL; ConfigurationError (which never quotes it) for anything else."""
+        from .discord import checked_webhook_url
+
+        self.set(DISCORD_WEBHOOK_ENTRY, checked_webhook_url(url), session_only=session_only)
+
+    def delete_discord_webhook_url(self) -> None:
+        self.delete(DISCORD_WEBHOOK_ENTRY)
