@@ -273,3 +273,11 @@ def test_copy_as_markdown_puts_the_notes_on_the_clipboard(qtbot: Any, view: What
     assert QGuiApplication.clipboard().text() == text
     assert "Fatebringer" in text and "120 → 140" in text
     assert view.notes is not None and view.tree.currentIndex().data(ENTRY_ROLE) is None
+
+
+def test_models_pass_qtmodeltester(qtbot: Any, qtmodeltester: Any, view: WhatsNewView) -> None:
+    _show(qtbot, view)
+    qtmodeltester.check(view.entries_model)
+    qtmodeltester.check(view.sections_model)
+    view.filter_edit.setText("fate")
+    qtmodeltester.check(view.proxy)

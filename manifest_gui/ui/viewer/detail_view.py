@@ -90,6 +90,7 @@ class DetailView(QWidget):
         self._position = -1
         self._loading: Location | None = None
         self._definition: Definition | None = None
+        self.badge: Any = None  # the definition's icon and watch button (attach_badge)
 
         self.back_button = named(QToolButton(self), "backButton", "◀ Back")
         self.back_button.setToolTip("Back (Alt+Left)")
@@ -127,7 +128,10 @@ class DetailView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
-        layout.addWidget(self.title)  # its own line: a long name and table wrap, not squeeze
+        # Its own line: a long name and table wrap, not squeeze. attach_badge() adds the icon.
+        self._title_row = QHBoxLayout()
+        self._title_row.addWidget(self.title, 1)
+        layout.addLayout(self._title_row)
         layout.addWidget(self.tabs, 1)
 
         copy_action = QAction("Copy value", self.tree)
@@ -241,7 +245,26 @@ class DetailView(QWidget):
             self._update_buttons()
             emit(self.failed, message)
 
+    def attach_badge(self, badge: Any) -> None:
+        """Show the definition's icon (badge.icon_label) and watch button beside the title."""
+        self.badge = badge
+        self._title_row.insertWidget(0, badge.icon_label, 0, Qt.AlignmentFlag.AlignTop)
+        self._title_row.addWidget(badge.watch_button, 0, Qt.AlignmentFlag.AlignTop)
+        self._update_buttons()
+
+    def _update_badge(self) -> None:
+        definition, location = self._definition, self.location
+        if definition is None or location is None or self._loading or "id" not in location.pk:
+            self.badge.show_definition(None, None, None, None)
+        else:
+            unsigned = int(location.pk["id"]) & 0xFFFFFFFF
+            self.badge.show_definition(
+                location.table_name, unsigned, definition.name, definition.json
+            )
+
     def _update_buttons(self) -> None:
+        if self.badge is not None:
+            self._update_badge()
         self.back_button.setEnabled(self.can_go_back())
         self.forward_button.setEnabled(self.can_go_forward())
         has_document = self.model.rowCount() > 0

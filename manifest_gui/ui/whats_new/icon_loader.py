@@ -104,7 +104,19 @@ class IconLoader(QObject):
 
     def _decode_in_pool(self, path: str, file: Path | None) -> None:
         image = QImage(str(file)) if file is not None else None
-        emit(self._decoded, path, image if image is not None and not image.isNull() else None)
+        if image is None or image.isNull():
+            emit(self._decoded, path, None)
+            return
+        # One size for every icon (Bungie's are 96 px, some smaller): sharp on HiDPI too.
+        side = 2 * ICON_SIZE
+        if image.width() != side:
+            image = image.scaled(
+                side,
+                side,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        emit(self._decoded, path, image)
 
     @Slot(str, object)
     def _on_decoded(self, path: str, image: QImage | None) -> None:
