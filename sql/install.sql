@@ -41,3 +41,11 @@ BEGIN;
 INSERT INTO manifest.t_schema_version (version, name) VALUES (4, '004_tolerant_view_casts.sql');
 COMMIT;
 \endif
+
+SELECT NOT EXISTS (SELECT 1 FROM manifest.t_schema_version WHERE version = 5) AS apply_005 \gset
+\if :apply_005
+BEGIN;
+\ir 005_seed_views.sql
+INSERT INTO manifest.t_schema_version (version, name) VALUES (5, '005_seed_views.sql');
+COMMIT;
+\endif

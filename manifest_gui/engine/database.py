@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
-from .errors import DatabaseBusyError, DatabaseRefusedError, DatabaseUnavailableError
+from .db_errors import DatabaseTask, database_error, refusal
+from .errors import DatabaseUnavailableError
 from .settings import strip_password
 
 log = logging.getLogger(__name__)
@@ -168,38 +168,23 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 @contextmanager
-def database_errors() -> Iterator[None]:
-    """Turn the database's refusals into one sentence each (no password, no traceback)."""
+def database_errors(
+    conn: psycopg.Connection | None = None, task: DatabaseTask = DatabaseTask.READ
+) -> Iterator[None]:
+    """Turn what the database raised into one sentence (no password, no traceback); a bug
+    goes through as it is. `conn` lets a load that waited for a lock name who holds it."""
     try:
         yield
-    except (pg_errors.InsufficientPrivilege, pg_errors.ReadOnlySqlTransaction) as exc:
-        raise refusal(exc) from None
-    except pg_errors.LockNotAvailable:
-        raise DatabaseBusyError(
-            "The manifest tables are locked by a first load into this database; try again when "
-            "it has finished."
-        ) from None
-    except psycopg.OperationalError as exc:
-        raise DatabaseUnavailableError(
-            f"The database connection failed: {_first_line(str(exc)) or type(exc).__name__}"
-        ) from None
+    except psycopg.Error as exc:
+        error = database_error(exc, task, conn=conn)
+        if error is None:
+            raise
+        raise error from None
 
 
 # A first load into an empty database holds t_manifest exclusively until it commits; readers
 # give up after this long instead of hanging for the whole load.
 READ_LOCK_TIMEOUT = "5s"
-
-
-def refusal(exc: psycopg.Error) -> DatabaseRefusedError:
-    """One sentence for a missing privilege or a read-only server."""
-    if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
-        return DatabaseRefusedError(
-            "The database is read-only (a standby?); point manifest-gui at a writable server."
-        )
-    return DatabaseRefusedError(
-        f"The database user lacks a privilege manifest-gui needs ({_first_line(str(exc))}); "
-        "have the schema's owner run sql/install.sql and grant this user access."
-    )
 
 
 def _pending_migrations(conn: psycopg.Connection) -> bool:
@@ -215,10 +200,10 @@ def _pending_migrations(conn: psycopg.Connection) -> bool:
     return any(number not in done for number, _, _ in migrations())
 
 
-def ensure_schema(conn: psycopg.Connection) -> list[str]:
+def ensure_schema(conn: psycopg.Connection, task: DatabaseTask = DatabaseTask.READ) -> list[str]:
     """Apply the schema files not applied yet, each in its own transaction; return their names.
     Safe to call from several processes at once (an advisory lock serializes them)."""
-    with database_errors():
+    with database_errors(conn, task):
         if not _pending_migrations(conn):
             return []
         return _apply_migrations(conn)
@@ -305,12 +290,14 @@ def is_load_running(conn: psycopg.Connection) -> bool:
 
 
 __all__ = [
+    "DatabaseTask",
     "DatabaseVersion",
     "TableCount",
     "connect",
     "current_version",
     "describe_url",
     "ensure_schema",
+    "refusal",
     "session",
     "strip_password",
     "table_counts",

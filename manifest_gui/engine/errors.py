@@ -60,7 +60,16 @@ class DatabaseRefusedError(ManifestGuiError):
 
 
 class DatabaseBusyError(ManifestGuiError):
-    """A read waited too long for a lock that a running load holds."""
+    """A read or a load waited too long for a lock that another session holds."""
+
+
+class DatabaseFullError(ManifestGuiError):
+    """The database server ran out of disk space (or memory) for what it was asked to do."""
+
+
+class DatabaseQueryError(ManifestGuiError):
+    """A read the database could not answer: stopped for taking too long, no manifest yet, a
+    search it cannot compare."""
 
 
 class LoadInProgressError(ManifestGuiError):

@@ -12,21 +12,17 @@ import hashlib
 import itertools
 import json
 import logging
+import math
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psycopg
-from psycopg import errors as pg_errors
 
-from .database import LOAD_LOCK, ensure_schema, refusal
-from .errors import (
-    BadManifestFileError,
-    CancelledError,
-    DatabaseUnavailableError,
-    LoadInProgressError,
-    ManifestGuiError,
-)
+from .database import LOAD_LOCK, ensure_schema
+from .db_errors import DatabaseTask, database_error
+from .errors import BadManifestFileError, LoadInProgressError
 from .progress import Progress
 from .source import Key, ManifestSource, SourceTable
 
@@ -40,6 +36,10 @@ MATERIALIZED_VIEWS = (
     "mv_class_definitions",
     "mv_historical_stats_definitions",
 )
+# A load gives up on a lock after this long at most; the environment may shorten it.
+LOCK_TIMEOUT_ENVIRONMENT = "MANIFEST_GUI_LOCK_TIMEOUT"
+MAX_LOCK_WAIT_SECONDS = 60.0
+MIN_LOCK_WAIT_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ class LoadResult:
     updates: int = 0
     deletes: int = 0
     seconds: float = 0.0
+    # Best-effort steps that failed while the load went ahead (archiving), as sentences.
+    warnings: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -89,6 +91,29 @@ def _digest_text(digest: bytes) -> bytes:
     return b"\\\\x" + digest.hex().encode()
 
 
+def lock_wait_seconds() -> float:
+    """How long a load waits for any one lock before it gives up: 60 s, or less when
+    MANIFEST_GUI_LOCK_TIMEOUT says so (seconds; a test's readers need no minute)."""
+    text = os.environ.get(LOCK_TIMEOUT_ENVIRONMENT, "").strip()
+    if not text:
+        return MAX_LOCK_WAIT_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not MIN_LOCK_WAIT_SECONDS <= seconds <= MAX_LOCK_WAIT_SECONDS:
+        log.warning(
+            "%s=%r is not a number of seconds from %s to %s; waiting %s s for locks",
+            LOCK_TIMEOUT_ENVIRONMENT,
+            text,
+            MIN_LOCK_WAIT_SECONDS,
+            MAX_LOCK_WAIT_SECONDS,
+            MAX_LOCK_WAIT_SECONDS,
+        )
+        return MAX_LOCK_WAIT_SECONDS
+    return seconds
+
+
 def load_manifest(
     conn: psycopg.Connection,
     source: ManifestSource,
@@ -98,80 +123,42 @@ def load_manifest(
     language: str | None,
     progress: Progress,
     skip_if_current: bool = False,
+    lock_wait: float | None = None,
 ) -> LoadResult:
     """Load `source` as a new version. With skip_if_current, a manifest that became current
-    while this load waited (another loader got there first) is not loaded twice."""
+    while this load waited (another loader got there first) is not loaded twice. No lock is
+    waited for longer than `lock_wait` seconds (default: lock_wait_seconds())."""
     started = time.monotonic()
-    ensure_schema(conn)
+    _bound_lock_waits(conn, lock_wait_seconds() if lock_wait is None else lock_wait)
+    ensure_schema(conn, DatabaseTask.LOAD)
     conn.commit()
     remove_cancel_hook = progress.on_cancel(conn.cancel_safe)
     try:
         with conn.transaction():
-            (locked,) = conn.execute(
-                "SELECT pg_try_advisory_xact_lock(%s)", (LOAD_LOCK,)
-            ).fetchone()  # type: ignore[misc]
-            if not locked:
-                raise LoadInProgressError()
-            if skip_if_current:
-                current = conn.execute(
-                    "SELECT manifest_id FROM manifest.t_manifest_version WHERE current "
-                    "AND version = %s::jsonb",
-                    (json.dumps({"version": version, "path": path}),),
-                ).fetchone()
-                if current is not None:
-                    return LoadResult(False, current[0], version, path)
+            _take_load_lock(conn)
+            current = _current_id(conn, version, path) if skip_if_current else None
+            if current is not None:
+                return LoadResult(False, current, version, path)
             manifest_id = _insert_version(conn, version, path, language)
-            conn.execute("TRUNCATE manifest.t_manifest_stage")
-            deferred_indexes = _drop_indexes_when_empty(conn)
-            progress.start("load", source.total_rows, "rows")
-            done = 0
-            for table in source.tables:
-                done = _load_table(conn, source, table, manifest_id, progress, done)
-            _stage_removed_tables(conn, source, progress)
-            # Every row is read: say so now (not throttled away), so the window shows a busy bar
-            # while PostgreSQL builds indexes and applies the changes, not a bar stuck at 99%.
-            progress.update(source.total_rows, force=True)
-            if deferred_indexes:
-                progress.message("Building indexes…")
-                for definition in deferred_indexes:
-                    progress.check_cancelled()
-                    conn.execute(definition)
+            _copy_changes(conn, source, manifest_id, progress)
             log.info("Copied rows in %.2f s", time.monotonic() - started)
-            progress.message("Applying changes and refreshing views…")
-            progress.check_cancelled()
-            inserts, updates, deletes = conn.execute(
-                "SELECT inserts, updates, deletes FROM manifest.fn_load_manifest(%s)",
-                (manifest_id,),
-            ).fetchone()  # type: ignore[misc]
-            conn.execute("TRUNCATE manifest.t_manifest_stage")
+            counts = _apply_stage(conn, manifest_id, progress)
             log.info("Applied the stage at %.2f s", time.monotonic() - started)
-            for view in MATERIALIZED_VIEWS:
-                progress.check_cancelled()
-                conn.execute(
-                    psycopg.sql.SQL("REFRESH MATERIALIZED VIEW {}").format(
-                        psycopg.sql.Identifier("manifest", view)
-                    )
-                )
+            _refresh_views(conn, progress)
             seconds = time.monotonic() - started
             log.info("Refreshed views at %.2f s", seconds)
-            conn.execute("UPDATE manifest.t_manifest_version SET current = false WHERE current")
-            conn.execute(
-                """UPDATE manifest.t_manifest_version
-                      SET current = true, row_count = %s, inserts = %s, updates = %s,
-                          deletes = %s, load_seconds = %s, loaded_at = now()
-                    WHERE manifest_id = %s""",
-                (source.total_rows, inserts, updates, deletes, round(seconds, 3), manifest_id),
-            )
+            _make_current(conn, manifest_id, source.total_rows, counts, seconds)
             progress.check_cancelled()
         progress.finish(source.total_rows)
     except psycopg.Error as exc:
-        error = _load_error(exc, progress)
+        error = database_error(exc, DatabaseTask.LOAD, cancelled=progress.cancelled, conn=conn)
         if error is None:
             raise  # not a known failure: a bug, with its traceback
         raise error from None
     finally:
         remove_cancel_hook()
     seconds = time.monotonic() - started
+    inserts, updates, deletes = counts
     log.info(
         "Loaded %s (%s) as version %d: %d rows, %d inserts, %d updates, %d deletes in %.1f s",
         version,
@@ -188,39 +175,108 @@ def load_manifest(
     )
 
 
-_UNSTORABLE_ROW = (
-    pg_errors.InvalidTextRepresentation,
-    pg_errors.UntranslatableCharacter,
-    pg_errors.CharacterNotInRepertoire,
-)
+def _bound_lock_waits(conn: psycopg.Connection, seconds: float) -> None:
+    """Every lock this session waits for, it waits at most `seconds` (then LockNotAvailable):
+    a reader idle in its transaction must not hold a load, and every later one, for ever."""
+    milliseconds = max(1, round(seconds * 1000))
+    conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{milliseconds}ms",))
+    conn.commit()
 
 
-def _load_error(exc: psycopg.Error, progress: Progress) -> ManifestGuiError | None:
-    """The one-sentence error for what the database raised during a load, or None."""
-    if isinstance(exc, pg_errors.QueryCanceled):
-        return CancelledError()
-    if isinstance(exc, (pg_errors.InsufficientPrivilege, pg_errors.ReadOnlySqlTransaction)):
-        return refusal(exc)
-    detail = _first_line(exc)
-    if isinstance(exc, pg_errors.UniqueViolation):
-        return BadManifestFileError(f"The manifest has the same definition twice: {detail}")
-    if not isinstance(exc, (psycopg.DataError, psycopg.OperationalError)):
-        return None
-    if progress.cancelled:  # a cancel cuts the statement short, whatever it then reports
-        return CancelledError()
-    if isinstance(exc, _UNSTORABLE_ROW):
-        return BadManifestFileError(
-            f"The manifest has a row that PostgreSQL cannot store as JSON: {detail}"
+def _take_load_lock(conn: psycopg.Connection) -> None:
+    """Two loaders never interleave: the second one gives up at once."""
+    (locked,) = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (LOAD_LOCK,)).fetchone()  # type: ignore[misc]
+    if not locked:
+        raise LoadInProgressError()
+
+
+def _current_id(conn: psycopg.Connection, version: str, path: str) -> int | None:
+    """The current version's id when it is this manifest, else None."""
+    row = conn.execute(
+        "SELECT manifest_id FROM manifest.t_manifest_version WHERE current AND version = %s::jsonb",
+        (json.dumps({"version": version, "path": path}),),
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _copy_changes(
+    conn: psycopg.Connection, source: ManifestSource, manifest_id: int, progress: Progress
+) -> None:
+    """New rows into t_manifest, changed and removed ones into the stage."""
+    conn.execute("TRUNCATE manifest.t_manifest_stage")
+    deferred_indexes = _drop_indexes_when_empty(conn)
+    progress.start("load", source.total_rows, "rows")
+    done = 0
+    for table in source.tables:
+        done = _load_table(conn, source, table, manifest_id, progress, done)
+    _stage_removed_tables(conn, source, progress)
+    # Every row is read: say so now (not throttled away), so the window shows a busy bar
+    # while PostgreSQL builds indexes and applies the changes, not a bar stuck at 99%.
+    progress.update(source.total_rows, force=True)
+    if deferred_indexes:
+        progress.message("Building indexes…")
+        for definition in deferred_indexes:
+            progress.check_cancelled()
+            conn.execute(definition)
+
+
+def _apply_stage(
+    conn: psycopg.Connection, manifest_id: int, progress: Progress
+) -> tuple[int, int, int]:
+    """Updates, deletes and history from the stage; the version's (inserts, updates, deletes)."""
+    progress.message("Applying changes and refreshing views…")
+    progress.check_cancelled()
+    inserts, updates, deletes = conn.execute(
+        "SELECT inserts, updates, deletes FROM manifest.fn_load_manifest(%s)",
+        (manifest_id,),
+    ).fetchone()  # type: ignore[misc]
+    conn.execute("TRUNCATE manifest.t_manifest_stage")
+    return int(inserts), int(updates), int(deletes)
+
+
+# A view can be refreshed CONCURRENTLY, which never waits for its readers, when it holds data
+# and has a unique index on plain columns over all rows (a view a DBA kept from before may not).
+_REFRESHABLE_VIEWS = """
+SELECT v.matviewname,
+       v.ispopulated AND EXISTS (
+           SELECT 1 FROM pg_index i
+            WHERE i.indrelid = format('%%I.%%I', v.schemaname, v.matviewname)::regclass
+              AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL)
+  FROM pg_matviews v
+ WHERE v.schemaname = 'manifest' AND v.matviewname = ANY(%s)
+ ORDER BY array_position(%s, v.matviewname::text)
+"""
+
+
+def _refresh_views(conn: psycopg.Connection, progress: Progress) -> None:
+    """Refresh the materialized views CONCURRENTLY where they allow it: a plain refresh needs
+    an ACCESS EXCLUSIVE lock, which a reader idle in its transaction after reading the view
+    holds off for as long as it likes."""
+    names = list(MATERIALIZED_VIEWS)
+    for view, concurrent_ok in conn.execute(_REFRESHABLE_VIEWS, (names, names)).fetchall():
+        progress.check_cancelled()
+        how = (
+            "REFRESH MATERIALIZED VIEW CONCURRENTLY {}"
+            if concurrent_ok
+            else ("REFRESH MATERIALIZED VIEW {}")
         )
-    if isinstance(exc, pg_errors.ProgramLimitExceeded):
-        # e.g. a name or key longer than a btree index entry can hold (~2.7 kB)
-        return BadManifestFileError(
-            f"The manifest has a definition too large for PostgreSQL to index: {detail}"
-        )
-    if isinstance(exc, psycopg.DataError):
-        return BadManifestFileError(f"The manifest has a value PostgreSQL refused: {detail}")
-    return DatabaseUnavailableError(
-        f"The database connection failed during the load; nothing was changed ({detail})"
+        conn.execute(psycopg.sql.SQL(how).format(psycopg.sql.Identifier("manifest", view)))
+
+
+def _make_current(
+    conn: psycopg.Connection,
+    manifest_id: int,
+    rows: int,
+    counts: tuple[int, int, int],
+    seconds: float,
+) -> None:
+    conn.execute("UPDATE manifest.t_manifest_version SET current = false WHERE current")
+    conn.execute(
+        """UPDATE manifest.t_manifest_version
+              SET current = true, row_count = %s, inserts = %s, updates = %s,
+                  deletes = %s, load_seconds = %s, loaded_at = now()
+            WHERE manifest_id = %s""",
+        (rows, *counts, round(seconds, 3), manifest_id),
     )
 
 
@@ -408,8 +464,3 @@ def _stage(
                 progress.check_cancelled()
         if buffer:
             copy.write(b"".join(buffer))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]

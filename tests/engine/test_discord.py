@@ -10,8 +10,6 @@ import threading
 import time
 from collections.abc import Iterator
 
-import keyring.backend
-import keyring.errors
 import pytest
 
 from manifest_gui.engine.discord import (
@@ -51,6 +49,7 @@ from tests.support.discord_server import (
     rate_limited,
     server_error,
 )
+from tests.support.memory_keyring import MemoryKeyring
 
 ITEMS = "DestinyInventoryItemDefinition"
 ROOT = "https://www.bungie.net"
@@ -371,28 +370,6 @@ def test_retry_after_sources(discord: DiscordServer) -> None:
 
 
 # --------------------------------------------------------------------------- the secret
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.data: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.data.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.data[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if (service, username) not in self.data:
-            raise keyring.errors.PasswordDeleteError(username)
-        del self.data[(service, username)]
-
-
-keyring.backend.KeyringBackend._classes.discard(MemoryKeyring)
 
 
 def test_webhook_url_is_kept_in_the_keyring_and_the_environment_wins(
