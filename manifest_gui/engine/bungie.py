@@ -7,7 +7,6 @@ number of times with backoff first.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import math
 import os
@@ -15,18 +14,18 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
-import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .. import __version__
+from .cancellable_http import CancellableAdapter, abort_on_cancel, cancellable
+from .datadir import disk_full, is_disk_full, unusable_folder
 from .errors import (
     ApiKeyError,
     BungieError,
@@ -94,7 +93,7 @@ class BungieClient:
             session = requests.Session()
             # A cancel also wakes a request still waiting for the server's answer.
             for scheme in ("http://", "https://"):
-                session.mount(scheme, _CancellableAdapter())
+                session.mount(scheme, CancellableAdapter())
         self._session = session
         self._session.headers.setdefault("User-Agent", f"manifest-gui/{__version__}")
         # A host that never answers the handshake fails fast; a slow answer gets `timeout`.
@@ -168,10 +167,13 @@ class BungieClient:
             backoff = self._backoff * 2 ** (attempt - 1)
             try:
                 return self._try_envelope(endpoint, progress)
-            except ThrottledError as exc:
+            except _ThrottledFor as exc:
+                if exc.wait > MAX_THROTTLE_WAIT:
+                    # Waiting that long would hold the job (and a cron run) for minutes, and
+                    # asking sooner is what Bungie asked us not to do: give up, say when.
+                    raise ThrottledUntilError.after(exc.wait, exc.error_code) from None
                 last_error = exc
-                asked = float(getattr(exc, "wait", 0.0))
-                wait = min(asked, MAX_THROTTLE_WAIT) if asked > 0 else backoff
+                wait = exc.wait if exc.wait > 0 else backoff
             except (NetworkError, _TransientError) as exc:
                 last_error = exc
                 wait = backoff
@@ -189,10 +191,10 @@ class BungieClient:
 
     def _try_envelope(self, endpoint: str, progress: Progress | None) -> dict[str, Any]:
         try:
-            with _cancellable(progress):
+            with cancellable(progress):
                 reply = self._get_api(self.root + endpoint)
             with contextlib.closing(reply):
-                stop_reading = _abort_on_cancel(reply, progress) if progress else _nothing
+                stop_reading = abort_on_cancel(reply, progress) if progress else _nothing
                 try:
                     reply.content  # noqa: B018 - read the body while a cancel can cut it
                 finally:
@@ -232,11 +234,7 @@ class BungieClient:
         if code in THROTTLE_CODES:
             seconds = _throttle_seconds(envelope.get("ThrottleSeconds"))
             log.info("Throttled: %s (%s), ThrottleSeconds=%s", status, code, seconds)
-            error = ThrottledError(
-                "Bungie.net is throttling requests; try again in a few minutes.", error_code=code
-            )
-            error.wait = seconds  # type: ignore[attr-defined]
-            raise error
+            raise _ThrottledFor(seconds, code)
         if reply.status_code >= 500:
             raise _TransientError(f"Bungie.net reported an error ({status or code}): {message}")
         raise BungieError(
@@ -295,7 +293,7 @@ class BungieClient:
         try:
             # A zip gains nothing from gzip in transit; asking for it as it is keeps
             # Content-Length equal to the bytes written.
-            with _cancellable(progress):
+            with cancellable(progress):
                 reply = self._session.get(
                     url,
                     params=query,
@@ -315,9 +313,9 @@ class BungieClient:
                 raise DownloadError(f"Bungie.net answered HTTP {reply.status_code} for {name}.")
             total = _content_length(reply)
             if total is not None:
-                _require_free_space(destination.parent, total)
+                _require_free_space(destination.parent, total, name)
             progress.start("download", total, "bytes", name)
-            stop_reading = _abort_on_cancel(reply, progress)
+            stop_reading = abort_on_cancel(reply, progress)
             progress_done = 0
             # Should a server compress anyway, Content-Length and progress count wire bytes.
             encoded = reply.headers.get("Content-Encoding", "identity").lower() != "identity"
@@ -355,9 +353,9 @@ class BungieClient:
             except OSError as exc:
                 partial.unlink(missing_ok=True)
                 progress.check_cancelled()  # a cancel shuts the socket: not a disk problem
-                raise DownloadError(
-                    f"Cannot write the download to {destination.parent}: {exc.strerror or exc}."
-                ) from None
+                if is_disk_full(exc):
+                    raise disk_full(f"downloading {name}", destination.parent, cause=exc) from None
+                raise unusable_folder(destination.parent, exc, "download folder") from None
             except BaseException:
                 partial.unlink(missing_ok=True)
                 raise
@@ -365,6 +363,46 @@ class BungieClient:
                 stop_reading()
         progress.finish(progress_done)
         return destination
+
+
+class _ThrottledFor(ThrottledError):
+    """A throttling answer with the wait Bungie.net asked for (0: none said)."""
+
+    def __init__(self, wait: float, error_code: int | None) -> None:
+        super().__init__(
+            "Bungie.net is throttling requests; try again in a few minutes.", error_code=error_code
+        )
+        self.wait = wait
+
+
+class ThrottledUntilError(ThrottledError):
+    """Bungie.net asked for a wait longer than a run waits (ThrottleSeconds over a minute).
+    `retry_at` (aware, UTC) is the earliest time Bungie.net allows the next try: a scheduler
+    must not poll before it."""
+
+    def __init__(self, message: str, retry_at: datetime, error_code: int | None = None) -> None:
+        super().__init__(message, error_code=error_code)
+        self.retry_at = retry_at
+
+    @classmethod
+    def after(cls, seconds: float, error_code: int | None) -> ThrottledUntilError:
+        retry_at = datetime.now(UTC) + timedelta(seconds=math.ceil(seconds))
+        local = retry_at.astimezone()
+        when = local.strftime("%H:%M:%S %Z" if seconds < 12 * 3600 else "%Y-%m-%d %H:%M:%S %Z")
+        return cls(
+            f"Bungie.net is throttling requests and allows the next try at {when.strip()} "
+            f"(in {_duration(seconds)}); try again then.",
+            retry_at,
+            error_code,
+        )
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(math.ceil(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
 
 
 def _retry_note(error: Exception, wait: float, next_try: int, tries: int) -> str:
@@ -450,94 +488,17 @@ def _content_length(reply: requests.Response) -> int | None:
     return value if value >= 0 else None
 
 
-def _require_free_space(folder: Path, needed: int) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(folder).free
-    if needed > free:
-        raise DownloadError(
-            f"Not enough free disk space in {folder} for the download ({needed:,} bytes needed, "
-            f"{free:,} free)."
-        )
+def _require_free_space(folder: Path, needed: int, name: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise unusable_folder(folder, exc, "download folder") from None
+    if needed > shutil.disk_usage(folder).free:
+        raise disk_full(f"downloading {name}", folder, needed)
 
 
 def _nothing() -> None:
     pass
-
-
-def _shut_down(sock: socket.socket | None) -> None:
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-def _abort_on_cancel(reply: requests.Response, progress: Progress) -> Callable[[], None]:
-    """Cancel must not wait for a stalled server: shutting the socket down wakes the blocked
-    read. Returns the function that unregisters this."""
-
-    def shut_down() -> None:
-        sock: socket.socket | None = getattr(getattr(reply.raw, "connection", None), "sock", None)
-        if sock is None:
-            # A connection that closes after the response hands its socket to the response:
-            # urllib3 response -> http.client response -> buffered reader -> SocketIO.
-            fp = getattr(getattr(reply.raw, "_fp", None), "fp", None)
-            sock = getattr(getattr(fp, "raw", None), "_sock", None)
-        _shut_down(sock)
-
-    return progress.on_cancel(shut_down)
-
-
-# A cancel while a request waits for the answer's headers: the connections of a client's own
-# session shut their socket down when the Progress of the request running in their thread is
-# cancelled (requests gives no handle on the socket before the headers arrive).
-_watching = threading.local()
-
-
-@contextlib.contextmanager
-def _cancellable(progress: Progress | None) -> Iterator[None]:
-    previous = getattr(_watching, "progress", None)
-    _watching.progress = progress
-    try:
-        yield
-    finally:
-        _watching.progress = previous
-
-
-def _watched_getresponse(conn: urllib3.connection.HTTPConnection, getresponse: Any) -> Any:
-    progress: Progress | None = getattr(_watching, "progress", None)
-    if progress is None or conn.sock is None:
-        return getresponse()
-    remove = progress.on_cancel(functools.partial(_shut_down, conn.sock))
-    try:
-        return getresponse()
-    finally:
-        remove()
-
-
-class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
-    def getresponse(self) -> Any:
-        return _watched_getresponse(self, super().getresponse)
-
-
-class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def getresponse(self) -> Any:
-        return _watched_getresponse(self, super().getresponse)
-
-
-class _WatchedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-class _CancellableAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _WatchedHTTPPool,
-            "https": _WatchedHTTPSPool,
-        }
 
 
 def describe_network_error(exc: BaseException, host: str) -> str:

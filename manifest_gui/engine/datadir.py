@@ -17,7 +17,7 @@ from pathlib import Path
 from .errors import ManifestGuiError
 
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
-_WHERE_TO_FIX = "choose another data dir in Settings or set MANIFEST_GUI_DATA_DIR"
+WHERE_TO_FIX = "choose another data dir in Settings or set MANIFEST_GUI_DATA_DIR"
 
 
 class DataDirError(ManifestGuiError):
@@ -58,22 +58,22 @@ def disk_full(
     )
 
 
-def unusable_folder(folder: Path, exc: OSError, role: str = "data dir") -> DataDirError:
-    """The sentence for an OSError met while creating or writing into `folder`."""
+def folder_problem(folder: Path, exc: OSError) -> tuple[str, Path]:
+    """Why `folder` cannot be written (a clause naming the path) and the path to blame."""
     blocker = _first_non_folder(folder)
     if blocker is not None:
-        reason = f"{blocker} is a file, not a folder"
-        path = blocker
-    elif exc.errno == errno.EROFS:
-        reason = f"{folder} is on a read-only file system"
-        path = folder
-    elif exc.errno in (errno.EACCES, errno.EPERM):
-        reason = f"this user may not write to {_first_existing(folder)}"
-        path = folder
-    else:
-        reason = f"{folder} cannot be used ({exc.strerror or type(exc).__name__})"
-        path = folder
-    return DataDirError(f"The {role} cannot be used: {reason}; {_WHERE_TO_FIX}.", path)
+        return f"{blocker} is a file, not a folder", blocker
+    if exc.errno == errno.EROFS:
+        return f"{folder} is on a read-only file system", folder
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"this user may not write to {_first_existing(folder)}", folder
+    return f"{folder} cannot be used ({exc.strerror or type(exc).__name__})", folder
+
+
+def unusable_folder(folder: Path, exc: OSError, role: str = "data dir") -> DataDirError:
+    """The sentence for an OSError met while creating or writing into `folder`."""
+    reason, path = folder_problem(folder, exc)
+    return DataDirError(f"The {role} cannot be used: {reason}; {WHERE_TO_FIX}.", path)
 
 
 def require_writable_folder(folder: Path, role: str = "data dir") -> Path:

