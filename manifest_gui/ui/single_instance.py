@@ -114,6 +114,7 @@ class SingleInstance(QObject):
                 return
         server.newConnection.connect(self._on_new_connection)
         self.server = server
+        log.info("Listening for other launches as %s", server.fullServerName())
 
     @Slot()
     def _on_new_connection(self) -> None:
