@@ -219,7 +219,7 @@ def test_watch_this_and_stop_watching(
     assert [e.name for e in view.notes.watched] == ["Fatebringer"]
     assert "1 watched" in view.title.text()
     # A text watch (from Settings or the CLI) is named, and Stop watching leaves it alone.
-    watches.add_text("Pinnacle")
+    watches.add("Pinnacle")
     view.tree.setCurrentIndex(_entry_index(view, "Pinnacle Gauntlets"))
     assert button.text() == "Watch this"
     assert "names containing 'Pinnacle'" in button.toolTip()

@@ -56,8 +56,8 @@ class Watches(QObject):
     def remove(self, watch_id: int) -> Watch | None:
         return self._change(lambda: self.watchlist.remove(watch_id))
 
-    def add_text(self, text: str, table: str | None = None) -> Watch | None:
-        return self._change(lambda: self.watchlist.add(text, table))
+    def add(self, target: str, table: str | None = None) -> Watch | None:
+        return self._change(lambda: self.watchlist.add(target, table))
 
     def _change(self, action: Callable[[], Watch]) -> Watch | None:
         try:
