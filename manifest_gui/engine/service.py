@@ -31,6 +31,7 @@ from .database import (
     table_counts,
     versions,
 )
+from .datadir import require_writable_folder
 from .embedded import EmbeddedPostgres
 from .errors import ArchiveError, BadManifestFileError, CancelledError, DatabaseUnavailableError
 from .extract import extract_content, is_sqlite_file
@@ -270,7 +271,9 @@ class ManifestService:
         name = path_name(remote.path)
         cache = self.cache()  # archive (issue 5): paths and reuse from engine/cache.py
         content = cache.content_file(self.settings.language, remote.path)
-        content.parent.mkdir(parents=True, exist_ok=True)
+        # An unusable data dir is a sentence that names it, before anything is downloaded.
+        require_writable_folder(self.settings.data_path)
+        require_writable_folder(content.parent)
         sqlite_path = cache.sqlite_file(self.settings.language, remote.path)
         try:
             if sqlite_path.exists():
