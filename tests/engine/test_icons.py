@@ -161,3 +161,14 @@ def test_closed_store_answers_none_without_asking(
     path = bungie_server.serve_icon("late.png")
     assert store.request(path).result(timeout=5) is None
     assert bungie_server.requests == []
+
+
+def test_the_stand_in_can_answer_any_icon_path(
+    bungie_server: BungieServer, store: IconStore
+) -> None:
+    path = "/common/destiny2_content/icons/0123456789abcdef.png"
+    assert store.get(path) is None, "unknown paths are 404 by default"
+    bungie_server.any_icon = True
+    store.forget_failures()
+    file = store.get(path)
+    assert file is not None and file.read_bytes().startswith(b"\x89PNG")

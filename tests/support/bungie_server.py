@@ -63,6 +63,7 @@ __all__ = [
     "slow_body",
     "throttled",
     "truncated",
+    "without_length",
 ]
 
 MANIFEST_PATH = "/Platform/Destiny2/Manifest/"
@@ -495,6 +496,21 @@ def gzip_encoded(*, when_asked_only: bool = True) -> Action:
     return Action("gzip", run)
 
 
+def without_length() -> Action:
+    """The normal answer without Content-Length, ended by closing the connection (HTTP/1.0),
+    as a streaming CDN sends it: the client cannot know the size before it writes."""
+
+    def run(ex: _Exchange) -> None:
+        status, content_type, chunks, _length = ex.default_body()
+        ex.send_head(status, content_type, None)
+        for piece in chunks():
+            ex.write(piece)
+        ex.handler.close_connection = True
+        ex.record.completed = True
+
+    return Action("without length", run)
+
+
 def disconnect() -> Action:
     """Close the connection without sending anything."""
 
@@ -561,6 +577,9 @@ class BungieServer:
 
     def __init__(self, *, api_key: str | None = None, use_reference: bool = True) -> None:
         self.api_key = api_key
+        # True: any .png under /common/destiny2_content/icons/ not served otherwise answers a
+        # PNG of a colour taken from its path (generated manifests name random icons).
+        self.any_icon = False
         self.requests: list[RecordedRequest] = []
         self.errors: list[BaseException] = []
         self._lock = threading.RLock()
@@ -870,6 +889,10 @@ class BungieServer:
                     yield from iter(lambda: f.read(1 << 16), b"")
 
             return 200, "application/octet-stream", read, os.path.getsize(file)
+        if self.any_icon and record.path.startswith(ICON_PREFIX) and record.path.endswith(".png"):
+            digest = hashlib.sha256(record.path.encode()).digest()
+            icon = png_image((digest[0], digest[1], digest[2]), 48)
+            return 200, "image/png", of_bytes(icon), len(icon)
         body = _NOT_FOUND_HTML.encode()
         return 404, "text/html; charset=utf-8", of_bytes(body), len(body)
 

@@ -192,6 +192,11 @@ class WhatsNewView(QWidget):
         self._asked_from = from_id
         self.loader.load(from_id, to_id)
 
+    def show_loaded(self, loaded: LoadedNotes) -> None:
+        """Show notes read elsewhere (after a load: the newest against the one before)."""
+        self._asked_from = None
+        self._on_loaded(loaded)
+
     def shutdown(self) -> None:
         self.loader.shutdown()
         self.exporter.shutdown()
