@@ -139,25 +139,35 @@ class Autostart(Protocol):
     def disable(self) -> None: ...
 
 
-class XdgAutostart:
-    def __init__(self, folder: Path | None = None, command: Sequence[str] | None = None) -> None:
-        self.path = (folder or xdg_config_home() / "autostart") / ENTRY_FILE
+class _FileAutostart:
+    """An entry that is one file: it exists or not."""
+
+    def __init__(self, path: Path, command: Sequence[str] | None) -> None:
+        self.path = path
         self.command = list(command) if command is not None else login_command()
 
     def location(self) -> str:
         return str(self.path)
 
-    def content(self) -> str:
-        return autostart_entry(self.command)
+    def text(self) -> str:
+        raise NotImplementedError
 
     def is_enabled(self) -> bool:
         return self.path.is_file()
 
     def enable(self) -> None:
-        write_text_atomically(self.path, self.content())
+        write_text_atomically(self.path, self.text())
 
     def disable(self) -> None:
         remove_file(self.path)
+
+
+class XdgAutostart(_FileAutostart):
+    def __init__(self, folder: Path | None = None, command: Sequence[str] | None = None) -> None:
+        super().__init__((folder or xdg_config_home() / "autostart") / ENTRY_FILE, command)
+
+    def text(self) -> str:
+        return autostart_entry(self.command)
 
 
 # --------------------------------------------------------------------------- macOS
@@ -174,26 +184,16 @@ def launch_agent_plist(command: Sequence[str]) -> bytes:
     return plistlib.dumps(agent, fmt=plistlib.FMT_XML)
 
 
-class MacLaunchAgent:
+class MacLaunchAgent(_FileAutostart):
     def __init__(self, folder: Path | None = None, command: Sequence[str] | None = None) -> None:
         folder = folder or Path.home() / "Library" / "LaunchAgents"
-        self.path = folder / f"{LAUNCH_AGENT_LABEL}.plist"
-        self.command = list(command) if command is not None else login_command()
-
-    def location(self) -> str:
-        return str(self.path)
+        super().__init__(folder / f"{LAUNCH_AGENT_LABEL}.plist", command)
 
     def content(self) -> bytes:
         return launch_agent_plist(self.command)
 
-    def is_enabled(self) -> bool:
-        return self.path.is_file()
-
-    def enable(self) -> None:
-        write_text_atomically(self.path, self.content().decode("utf-8"))
-
-    def disable(self) -> None:
-        remove_file(self.path)
+    def text(self) -> str:
+        return self.content().decode("utf-8")
 
 
 # --------------------------------------------------------------------------- Windows

@@ -9,6 +9,7 @@ exists now, not what a setting says.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from ..engine.autostart import Autostart, DesktopIntegrationError, autostart_for_platform
 from ..engine.desktop_entry import MenuEntry
+from .settings_dialog import SettingsDialog
 
 log = logging.getLogger(__name__)
 
@@ -125,3 +127,20 @@ class DesktopSettingsWidget(QWidget):
             self._show_error(str(exc))
             return str(exc)
         return None
+
+
+def add_desktop_page(
+    dialog: SettingsDialog, report: Callable[[str], None]
+) -> DesktopSettingsWidget:
+    """Add the Desktop page to an opened Settings dialog; its OK writes the login entry at once
+    (a job that runs meanwhile is not waited for), and a failure is reported as a sentence."""
+    page = DesktopSettingsWidget(parent=dialog)
+    dialog.add_tab(page, "Des&ktop")
+
+    def apply() -> None:
+        problem = page.apply()
+        if problem is not None:
+            report(f"Start at login was not changed: {problem}")
+
+    dialog.accepted.connect(apply)
+    return page

@@ -12,6 +12,7 @@ Closing the window to the tray stays what it is: the user's close, not the appli
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -91,8 +92,16 @@ class ExitPaths(QObject):
             self._quit()
 
     def close(self) -> None:
-        """Stop watching (main() is returning). Idempotent."""
+        """Stop watching and leave the QApplication (main() is returning). Idempotent."""
         self._qt_app.removeEventFilter(self)
+        for signal_, slot in (
+            (self._qt_app.commitDataRequest, self._on_commit_data),
+            (self._qt_app.aboutToQuit, self._on_about_to_quit),
+        ):
+            with contextlib.suppress(RuntimeError, TypeError):
+                signal_.disconnect(slot)
         if self.signals is not None:
             self.signals.close()
             self.signals = None
+        self.setParent(None)
+        self.deleteLater()

@@ -145,7 +145,22 @@ class SingleInstance(QObject):
         socket.disconnectFromServer()
 
     def close(self) -> None:
+        """Stop listening (removes the socket file) and leave the parent. Idempotent."""
         if self.server is not None:
-            self.server.close()  # removes the socket file
+            self.server.close()
             self.server.deleteLater()
             self.server = None
+        self.setParent(None)
+        self.deleteLater()
+
+
+def claim_window(data_dir: Path, *, hidden: bool, parent: QObject) -> SingleInstance | None:
+    """This launch's claim on its data dir; None when a running window took the request and
+    this launch should exit 0. Close the returned object when the window ends."""
+    instance = SingleInstance(data_dir, parent)
+    if instance.claim(Request.HIDDEN if hidden else Request.SHOW):
+        return instance
+    log.info("%s already runs for %s: handed over to it", APP_NAME, data_dir)
+    instance.setParent(None)
+    instance.deleteLater()
+    return None

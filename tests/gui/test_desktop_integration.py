@@ -6,6 +6,7 @@ The window tests start `python -m manifest_gui` as real processes, as a user's d
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -31,9 +32,10 @@ from manifest_gui.ui.desktop_settings import DesktopSettingsWidget
 from manifest_gui.ui.single_instance import server_name
 from manifest_gui.ui.unix_signals import SignalWatcher
 from tests.conftest import IsolatedEnv
-from tests.gui.conftest import AppFactory
+from tests.gui.conftest import AppFactory, Published
 from tests.support import display_available
-from tests.support.bungie_server import BungieServer, delayed
+from tests.support.bungie_server import BungieServer, delayed, slow_body
+from tests.support.processes import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 UNREACHABLE_DATABASE = "postgresql://nobody@127.0.0.1:1/none"
@@ -229,19 +231,26 @@ def stop_stray_postgres() -> Iterator[list[Path]]:
 
 
 @pytest.mark.slow
-def test_sigterm_leaves_no_embedded_server_behind(
-    tmp_path: Path, windows: Callable[..., WindowProcess], stop_stray_postgres: list[Path]
+def test_sigterm_during_a_job_leaves_no_embedded_server_behind(
+    tmp_path: Path,
+    windows: Callable[..., WindowProcess],
+    stop_stray_postgres: list[Path],
+    bungie_server: BungieServer,
+    published: Published,
 ) -> None:
     data_dir = tmp_path / "data"
     pgdata = data_dir / "postgres" / "data"
     stop_stray_postgres.append(pgdata)
-    window = windows(window_env(data_dir, database_url=None), "--no-check")
+    # The startup check finds a new manifest; its download crawls, so the job is running.
+    bungie_server.queue(slow_body(chunk_size=2048, interval=0.05), route="content")
+    env = window_env(data_dir, database_url=None)
+    env.update(MANIFEST_GUI_BUNGIE_ROOT=bungie_server.base_url, MANIFEST_GUI_API_KEY="k")
+    window = windows(env)
     deadline = time.monotonic() + 120  # the first start runs initdb
-    while not postgres_of(pgdata):
+    while not (postgres_of(pgdata) and bungie_server.requests_to("content")):
         assert window.process.poll() is None, window.text()
-        assert time.monotonic() < deadline, "the embedded server never started"
+        assert time.monotonic() < deadline, f"no download on the embedded database:\n{window.log}"
         time.sleep(0.2)
-    time.sleep(1)  # the startup status job reads the database
 
     started = time.monotonic()
     window.process.send_signal(signal.SIGTERM)
@@ -252,7 +261,14 @@ def test_sigterm_leaves_no_embedded_server_behind(
     assert not postgres_of(pgdata), "the embedded PostgreSQL is still running"
     assert not (pgdata / "postmaster.pid").exists()
     assert "Quitting: received SIGTERM" in window.log
+    assert "Quitting: cancelling the poll job" in window.log  # the startup check & load
     assert (Path(os.environ["XDG_CONFIG_HOME"]) / "manifest-gui" / "window.ini").is_file()
+
+    # Nothing of the cancelled job reached the database.
+    done = run_cli(env, "status", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["current"] is None
+    assert not postgres_of(pgdata)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP])
