@@ -1,7 +1,8 @@
 """Start at login: one small interface over each platform's own mechanism.
 
 - Linux and other XDG desktops: an autostart entry, $XDG_CONFIG_HOME/autostart/manifest-gui.desktop.
-- Windows: a value under the per-user Run key (HKCU\\...\\CurrentVersion\\Run).
+- Windows: a value under the per-user Run key (HKCU\\...\\CurrentVersion\\Run), running the
+  environment's pythonw.exe (no console window) with -m manifest_gui.
 - macOS: a LaunchAgent plist in ~/Library/LaunchAgents.
 
 Each runs the installed `manifest-gui` entry point by absolute path with --hidden, so an install
@@ -199,6 +200,16 @@ class MacLaunchAgent(_FileAutostart):
 # --------------------------------------------------------------------------- Windows
 
 
+def windows_login_command(executable: str | None = None) -> list[str]:
+    """pip's manifest-gui.exe is a console program: at login it would open a console window
+    beside the tray icon. The environment's pythonw.exe runs the same module without one."""
+    executable = sys.executable if executable is None else executable
+    pythonw = Path(executable).with_name("pythonw.exe")
+    if pythonw.is_file():
+        return [str(pythonw), "-m", "manifest_gui", HIDDEN_OPTION]
+    return login_command(executable=executable)
+
+
 def run_key_value(command: Sequence[str]) -> str:
     """The command line stored under the Run key (quoted by Windows' own rules)."""
     return subprocess.list2cmdline(list(command))
@@ -208,7 +219,7 @@ class WindowsRunKey:
     """HKCU's Run key: the value named manifest-gui. winreg exists on Windows only."""
 
     def __init__(self, command: Sequence[str] | None = None) -> None:
-        self.command = list(command) if command is not None else login_command()
+        self.command = list(command) if command is not None else windows_login_command()
 
     def location(self) -> str:
         return f"HKEY_CURRENT_USER\\{RUN_KEY}\\{APP_NAME}"

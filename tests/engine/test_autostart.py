@@ -23,6 +23,7 @@ from manifest_gui.engine.autostart import (
     entry_point,
     exec_line,
     login_command,
+    windows_login_command,
 )
 from manifest_gui.engine.desktop_entry import MenuEntry, launcher_entry
 from tests.conftest import IsolatedEnv
@@ -195,6 +196,20 @@ def test_windows_run_key_value_quotes_the_script_path() -> None:
     assert key.content() == r'"C:\Users\Ann Lee\venv\Scripts\manifest-gui.exe" --hidden'
     plain = WindowsRunKey([r"C:\venv\Scripts\manifest-gui.exe", "--hidden"])
     assert plain.content() == r"C:\venv\Scripts\manifest-gui.exe --hidden"
+
+
+def test_windows_login_runs_without_a_console_window(tmp_path: Path) -> None:
+    scripts = tmp_path / "venv" / "Scripts"
+    fake_script(scripts, "python.exe")
+    fake_script(scripts, "manifest-gui.exe")
+    # Without pythonw.exe (not Windows): the entry point, like everywhere else.
+    assert WindowsRunKey(windows_login_command(str(scripts / "python.exe"))).command == [
+        str(scripts / "manifest-gui.exe"),
+        "--hidden",
+    ]
+    fake_script(scripts, "pythonw.exe")
+    key = WindowsRunKey(windows_login_command(str(scripts / "python.exe")))
+    assert key.command == [str(scripts / "pythonw.exe"), "-m", "manifest_gui", "--hidden"]
 
 
 def test_macos_launch_agent_runs_the_script_hidden_at_login(tmp_path: Path) -> None:
