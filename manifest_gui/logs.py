@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import sys
 from pathlib import Path
 
 LOG_FILE = "manifest-gui.log"
@@ -18,6 +19,16 @@ class _HeldRecords(logging.handlers.MemoryHandler):
 
     def shouldFlush(self, record: logging.LogRecord) -> bool:
         return False  # never to a target: setup_logging replays them into the file
+
+
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The log file; a disk that fills up (or goes read-only) later loses log lines quietly:
+    the failure the user must see is reported by the work that met it, in one sentence."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handleError(record)
 
 
 def hold_early_records() -> None:
@@ -37,9 +48,9 @@ def setup_logging(folder: Path, *, console: bool = False, level: int = logging.I
     handler: logging.Handler
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=2_000_000, backupCount=5, encoding="utf-8", delay=True
-        )
+        # Opened now, not at the first record: a log file that cannot be written (read-only
+        # data dir) falls back below instead of printing logging's traceback on stderr.
+        handler = _LogFile(path, maxBytes=2_000_000, backupCount=5, encoding="utf-8")
     except OSError:
         # No log file: only errors (bugs' tracebacks) reach stderr, so quiet runs stay quiet.
         handler = logging.StreamHandler()

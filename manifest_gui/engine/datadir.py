@@ -104,7 +104,7 @@ def _first_non_folder(folder: Path) -> Path | None:
     for path in (folder, *folder.parents):
         try:
             mode = path.stat().st_mode
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             continue
         except OSError:
             return None
