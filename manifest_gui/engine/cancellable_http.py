@@ -110,7 +110,7 @@ def _open_socket(conn: urllib3.connection.HTTPConnection, progress: Progress) ->
 def _watched_new_conn(conn: urllib3.connection.HTTPConnection, new_conn: Any) -> socket.socket:
     progress = _current_progress()
     if progress is None:
-        return new_conn()  # type: ignore[no-any-return]
+        return new_conn()
     try:
         return _open_socket(conn, progress)
     except socket.gaierror as exc:
