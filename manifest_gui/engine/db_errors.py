@@ -98,7 +98,7 @@ def database_error(
         )
     if cancelled and isinstance(exc, (psycopg.DataError, psycopg.OperationalError)):
         return CancelledError()
-    if isinstance(exc, pg_errors.InsufficientResources):
+    if (exc.sqlstate or "").startswith("53") or "could not extend file" in str(exc):
         return _resources_error(exc, task)
     if task is DatabaseTask.LOAD:
         return _load_error(exc)
@@ -146,7 +146,7 @@ def _load_error(exc: psycopg.Error) -> ManifestGuiError | None:
 def _resources_error(exc: psycopg.Error, task: DatabaseTask) -> ManifestGuiError:
     """Class 53: the server's disk, memory or connection slots ran out."""
     detail = first_line(exc)
-    if isinstance(exc, pg_errors.DiskFull):
+    if isinstance(exc, pg_errors.DiskFull) or "could not extend file" in detail:
         what = f"The database server's storage is full ({detail})"
     elif isinstance(exc, pg_errors.OutOfMemory):
         what = f"The database server ran out of memory ({detail})"

@@ -436,4 +436,4 @@ def test_unsigned_hashes_match_the_rows_key(seed_manifest: tuple[Content, Path])
     fallback to the key relies on)."""
     content, _ = seed_manifest
     for table in (ACTIVITY, CLASS):
-        assert all(to_unsigned(pk) == obj["hash"] for pk, obj in content[table].items())
+        assert all(to_unsigned(int(pk)) == obj["hash"] for pk, obj in content[table].items())
