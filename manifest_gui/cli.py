@@ -25,6 +25,7 @@ from .engine.secrets import SecretStore
 from .engine.service import ManifestService, version_json
 from .engine.settings import load_settings
 from .logs import hold_early_records, setup_logging
+from .watch_cli import add_watch_commands
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     archive_list = archive_commands.add_parser("list", help="list the archived manifests")
     archive_list.add_argument("--json", action="store_true", help="print JSON")
     archive_list.set_defaults(func=archive_list_command)
+    add_watch_commands(commands)
     return parser
 
 
@@ -256,7 +258,7 @@ def main(
     if args.command is None:  # e.g. `manifest-gui --json`: options without a command
         parser.print_usage(sys.stderr)
         sys.stderr.write(
-            "error: a command is required (check, load, status, history or archive); "
+            "error: a command is required (check, load, status, history, archive or watch); "
             "without arguments manifest-gui opens the window\n"
         )
         return EXIT_USAGE
@@ -293,6 +295,8 @@ def _run(
         settings = load_settings()
         setup_logging(settings.log_path, console=False)
         progress = Progress(TerminalProgress(sys.stderr) if interactive else None)
+        if not getattr(args, "needs_service", True):  # e.g. the watchlist: no database
+            return run_command(args, None, progress)  # type: ignore[arg-type]
         service = service_factory() if service_factory else ManifestService(settings, SecretStore())
         with service:
             code = run_command(args, service, progress)
