@@ -27,6 +27,7 @@ from psycopg.pq import TransactionStatus
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from manifest_gui.engine.database import connect
+from manifest_gui.engine.db_errors import DatabaseTask, database_error
 from manifest_gui.engine.errors import ManifestGuiError
 
 from .signals import emit
@@ -80,30 +81,27 @@ class _Worker(QObject):
                 emit(self.cancelled, job_id)
                 return
             result = fn(self._connection())
-        except pg_errors.QueryCanceled:
+        except pg_errors.QueryCanceled as exc:
             self._rollback()
             if self._skip(job_id):
                 emit(self.cancelled, job_id)
             else:
-                emit(self.failed, job_id, "The query took too long and was stopped.", False)
+                emit(self.failed, job_id, str(database_error(exc, DatabaseTask.QUERY)), False)
         except ManifestGuiError as exc:
             self._drop_connection()
             emit(self.failed, job_id, str(exc), False)
-        except psycopg.OperationalError as exc:
-            self._drop_connection()
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            emit(self.failed, job_id, f"The database connection failed: {first}", False)
-        except psycopg.errors.UndefinedTable:
-            self._rollback()
-            emit(self.failed, job_id, "The database holds no manifest yet.", False)
-        except psycopg.DataError as exc:  # e.g. a NUL character typed into the search box
-            self._rollback()
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            emit(self.failed, job_id, f"PostgreSQL cannot search for that: {first}", False)
-        except Exception as exc:  # a bug: log the traceback, keep the viewer running
-            log.exception("Viewer query failed")
-            self._rollback()
-            emit(self.failed, job_id, f"{type(exc).__name__}: {exc}", True)
+        except Exception as exc:
+            error = database_error(exc, DatabaseTask.QUERY)
+            if error is None:  # a bug: log the traceback, keep the viewer running
+                log.exception("Viewer query failed")
+                self._rollback()
+                emit(self.failed, job_id, f"{type(exc).__name__}: {exc}", True)
+            elif isinstance(exc, psycopg.OperationalError):  # the session may be gone
+                self._drop_connection()
+                emit(self.failed, job_id, str(error), False)
+            else:
+                self._rollback()
+                emit(self.failed, job_id, str(error), False)
         else:
             # A job that read outside `with conn.transaction()` left one open: end it, or the
             # idle session would hold its table locks (blocking schema changes) indefinitely.
