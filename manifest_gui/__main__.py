@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-# Options of the window (see app._parse); anything else is the command line's.
+# Options of the window (see ui/launch._parse); anything else is the command line's.
 GUI_OPTIONS = ("--gui", "--hidden", "--no-check")
 
 
@@ -15,7 +15,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .cli import main as cli_main
 
         return cli_main(args)
-    from .app import main as gui_main
+    from .ui.launch import main as gui_main
 
     return gui_main([a for a in args if a != "--gui"])
 

@@ -24,6 +24,7 @@ from .engine.progress import Progress, ProgressEvent
 from .engine.secrets import SecretStore
 from .engine.service import ManifestService, version_json
 from .engine.settings import load_settings
+from .engine.wording import amount, loaded_sentence, size, version_words
 from .logs import hold_early_records, setup_logging
 from .watch_cli import add_watch_commands
 
@@ -118,10 +119,10 @@ class TerminalProgress:
         if event.total:
             fraction = min(1.0, event.done / event.total)
             bar = "#" * int(fraction * width)
-            amount = f"{_amount(event.done, event.unit)} / {_amount(event.total, event.unit)}"
-            text = f"{event.stage:<8} [{bar:<{width}}] {fraction:6.1%} {amount}"
+            done = f"{amount(event.done, event.unit)} / {amount(event.total, event.unit)}"
+            text = f"{event.stage:<8} [{bar:<{width}}] {fraction:6.1%} {done}"
         else:
-            text = f"{event.stage:<8} {_amount(event.done, event.unit)}"
+            text = f"{event.stage:<8} {amount(event.done, event.unit)}"
         if event.detail:
             text += f"  {event.detail[:40]}"
         self._stream.write("\r" + text.ljust(100)[:110])
@@ -131,12 +132,6 @@ class TerminalProgress:
         if self._line:
             self._stream.write("\r" + " " * 110 + "\r")
             self._line = False
-
-
-def _amount(value: int, unit: str) -> str:
-    if unit == "bytes":
-        return f"{value / 1e6:,.1f} MB"
-    return f"{value:,} {unit}".strip()
 
 
 def _print_json(data: Any) -> None:
@@ -156,7 +151,7 @@ def check_command(args: argparse.Namespace, service: ManifestService, progress: 
     else:
         db = result.database
         print(f"Bungie.net: {result.remote.version}  {result.remote.path}")
-        print(f"Database:   {f'{db.version}  {db.path}  (#{db.manifest_id})' if db else 'empty'}")
+        print(f"Database:   {version_words(db) if db else 'empty'}")
         print("Update available." if result.update_available else "Up to date.")
     return EXIT_OK
 
@@ -170,14 +165,12 @@ def load_command(args: argparse.Namespace, service: ManifestService, progress: P
         loaded = service.update(force=args.force, progress=progress)
     if args.json:
         _print_json(loaded.as_json())
-    elif loaded.loaded:
-        print(
-            f"Loaded {loaded.version} as version {loaded.manifest_id}: {loaded.rows:,} rows, "
-            f"{loaded.inserts:,} inserted, {loaded.updates:,} updated, "
-            f"{loaded.deletes:,} deleted in {loaded.seconds:.1f} s."
-        )
     else:
-        print(f"Already up to date: {loaded.version} (version {loaded.manifest_id}).")
+        print(loaded_sentence(loaded))
+    # Best-effort failures (an upload that failed). After a failed run the error is the one
+    # line; its warnings are in the log.
+    for warning in loaded.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
     return EXIT_OK
 
 
@@ -228,7 +221,7 @@ def archive_list_command(
         for item in archived:
             print(
                 f"{item.last_modified:%Y-%m-%d %H:%M}  {item.language:<6} "
-                f"{item.size / 1e6:>7.1f} MB  {item.version:<40} {item.key}"
+                f"{size(item.size):>9}  {item.version:<40} {item.key}"
             )
     return EXIT_OK
 
@@ -299,12 +292,7 @@ def _run(
             return run_command(args, None, progress)  # type: ignore[arg-type]
         service = service_factory() if service_factory else ManifestService(settings, SecretStore())
         with service:
-            code = run_command(args, service, progress)
-            # Best-effort failures, e.g. an upload that failed. After a failed run the error is
-            # the one line (the warnings are in the log).
-            for warning in getattr(service, "warnings", []):
-                sys.stderr.write(f"warning: {warning}\n")
-            return code
+            return run_command(args, service, progress)
     except ManifestGuiError as exc:
         log.warning("%s failed: %s", args.command, exc)
         sys.stderr.write(f"error: {exc}\n")

@@ -10,34 +10,66 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from .errors import CancelledError
+
+if TYPE_CHECKING:
+    from .service import CheckResult, Status
+
+
+class Stage(StrEnum):
+    """The steps of a job, in the order an update runs them (upload: to the S3 archive)."""
+
+    CHECK = "check"
+    DOWNLOAD = "download"
+    EXTRACT = "extract"
+    UPLOAD = "upload"
+    LOAD = "load"
+
+
+class Level(StrEnum):
+    """Of a message: WARNING is a best-effort step that failed while the work goes on."""
+
+    INFO = "info"
+    WARNING = "warning"
 
 
 @dataclass(frozen=True, slots=True)
 class ProgressEvent:
-    """One report: a stage's position (done of total, total None while unknown) or a message."""
+    """One report: a stage's position (done of total, total None while unknown) or a message.
+    Results never ride here: they go to the partial-result listener, or are returned."""
 
-    stage: str  # "check", "download", "extract", "load", "upload", ...
+    stage: str  # a Stage
     done: int = 0
     total: int | None = None
     unit: str = ""  # "bytes" or "rows"
     detail: str = ""  # e.g. the table being loaded
     message: str | None = None  # a log line rather than a position
     finished: bool = False
-    level: str = "info"  # of a message: "info", or "warning" for a best-effort step that failed
-    result: object = None  # on a stage's finished event, its outcome (check: the CheckResult)
+    level: Level = Level.INFO
 
 
 Listener = Callable[[ProgressEvent], None]
+# What a job learns before it ends (the database side; Bungie.net's answer while an update goes
+# on to download), for a front end to show at once.
+PartialListener = Callable[["CheckResult | Status"], None]
 
 
 class Progress:
     """Reports progress to an optional listener, at most every `interval` seconds per stage
     (plus every stage's start and end), and carries the cancel flag."""
 
-    def __init__(self, listener: Listener | None = None, interval: float = 0.1) -> None:
+    def __init__(
+        self,
+        listener: Listener | None = None,
+        interval: float = 0.1,
+        *,
+        on_partial: PartialListener | None = None,
+    ) -> None:
         self._listener = listener
+        self._on_partial = on_partial
         self._interval = interval
         self._cancelled = threading.Event()
         self._lock = threading.Lock()
@@ -99,22 +131,24 @@ class Progress:
             self._last_emit = now
             self._emit(ProgressEvent(self._stage, done, self._total, self._unit, detail))
 
-    def finish(self, done: int | None = None, detail: str = "", *, result: object = None) -> None:
-        """Report the stage's end; `result` lets a front end act on its outcome at once (the
-        check's answer while an update goes on to download)."""
+    def finish(self, done: int | None = None, detail: str = "") -> None:
+        """Report the stage's end."""
         final = done if done is not None else (self._total or 0)
         self._emit(
-            ProgressEvent(
-                self._stage, final, self._total, self._unit, detail, finished=True, result=result
-            )
+            ProgressEvent(self._stage, final, self._total, self._unit, detail, finished=True)
         )
+
+    def partial(self, result: CheckResult | Status) -> None:
+        """Hand a result over before the job ends, on its own channel."""
+        if self._on_partial is not None:
+            self._on_partial(result)
 
     def message(self, text: str) -> None:
         self._emit(ProgressEvent(self._stage, message=text))
 
     def warning(self, text: str) -> None:
         """A message about a best-effort step that failed while the work goes on."""
-        self._emit(ProgressEvent(self._stage, message=text, level="warning"))
+        self._emit(ProgressEvent(self._stage, message=text, level=Level.WARNING))
 
     def _emit(self, event: ProgressEvent) -> None:
         if self._listener is not None:

@@ -5,6 +5,7 @@ The CLI and the window call exactly these methods; each long one takes a Progres
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 import threading
@@ -17,9 +18,9 @@ from pathlib import Path
 
 import psycopg
 
-from .archive import ArchivedManifest, S3Archive, sha256_file  # archive (issue 5)
+from .archive import ArchivedManifest, S3Archive, sha256_file
 from .bungie import BungieClient, RemoteManifest, path_name
-from .cache import ManifestCache  # archive (issue 5)
+from .cache import ManifestCache
 from .database import (
     READ_LOCK_TIMEOUT,
     DatabaseVersion,
@@ -36,7 +37,7 @@ from .embedded import EmbeddedPostgres
 from .errors import ArchiveError, BadManifestFileError, CancelledError, DatabaseUnavailableError
 from .extract import extract_content, is_sqlite_file
 from .loader import LoadResult, load_manifest
-from .progress import Progress, no_progress
+from .progress import Progress, Stage, no_progress
 from .secrets import SecretStore
 from .settings import Settings
 from .source import ManifestSource
@@ -146,8 +147,6 @@ class ManifestService:
         # The job thread and the viewer's query threads may ask for the URL at the same time:
         # only one of them may start the embedded server.
         self._embedded_lock = threading.Lock()
-        # archive (issue 5): best-effort failures of the last update(), for the front ends.
-        self.warnings: list[str] = []
 
     # Resources -----------------------------------------------------------------------------
     @property
@@ -228,19 +227,22 @@ class ManifestService:
 
     def check(self, progress: Progress | None = None) -> CheckResult:
         progress = progress or no_progress()
-        progress.start("check")
+        progress.start(Stage.CHECK)
         remote = self.remote_manifest(progress)
         path = remote.content_path(self.settings.language)
         database = self.database_version()
         result = CheckResult(RemoteVersion(remote.version, path), database, datetime.now(UTC))
-        progress.finish(0, result=result)
+        progress.partial(result)  # an update goes on to download: the answer is news already
+        progress.finish(0)
         return result
 
     # Write side -----------------------------------------------------------------------------
     def update(self, *, force: bool = False, progress: Progress | None = None) -> LoadResult:
-        """Check, and when Bungie has a new manifest (or with force), download, extract, load."""
+        """Check, and when Bungie has a new manifest (or with force), download, extract, load.
+
+        A best-effort step that fails (archiving) is a warning: on the progress channel at
+        once, and in the result's warnings for whoever only sees the result."""
         progress = progress or no_progress()
-        self.warnings = []  # archive (issue 5)
         check = self.check(progress)
         remote = check.remote
         if not check.update_available and not force:
@@ -251,7 +253,8 @@ class ManifestService:
             return LoadResult(False, db.manifest_id, db.version, db.path)
         progress.message(f"Loading {remote.version} ({path_name(remote.path)}).")
         sqlite_path = self.fetch(remote, progress)
-        archived = self._archive_best_effort(sqlite_path, remote, progress)  # archive (issue 5)
+        warnings: list[str] = []
+        archived = self._archive_best_effort(sqlite_path, remote, progress, warnings)
         try:
             result = self.load_sqlite(
                 sqlite_path, remote.version, remote.path, progress, skip_if_current=not force
@@ -261,15 +264,15 @@ class ManifestService:
             # nobody should load it from the archive later.
             self._discard_cached(remote.path)
             if archived is not None:
-                self._unarchive(archived)
+                self._unarchive(archived, progress)
             raise
-        self.cache().prune()  # archive (issue 5)
-        return result
+        self.cache().prune()
+        return dataclasses.replace(result, warnings=tuple(warnings))
 
     def fetch(self, remote: RemoteVersion, progress: Progress) -> Path:
         """Download and extract a content file into the cache; return the SQLite file."""
         name = path_name(remote.path)
-        cache = self.cache()  # archive (issue 5): paths and reuse from engine/cache.py
+        cache = self.cache()  # paths and reuse: engine/cache.py
         content = cache.content_file(self.settings.language, remote.path)
         # An unusable data dir is a sentence that names it, before anything is downloaded.
         require_writable_folder(self.settings.data_path)
@@ -331,7 +334,7 @@ class ManifestService:
         progress = progress or no_progress()
         # Counting a large file's rows, connecting and taking the lock take seconds before the
         # first row moves: the load stage starts now, with its total still unknown.
-        progress.start("load", None, "rows", detail="counting rows")
+        progress.start(Stage.LOAD, None, "rows", detail="counting rows")
         with ManifestSource(sqlite_path) as source, connect(self.database_url()) as conn:
             return load_manifest(
                 conn,
@@ -343,7 +346,7 @@ class ManifestService:
                 skip_if_current=skip_if_current,
             )
 
-    # Cache and archive (issue 5) ------------------------------------------------------------
+    # Cache and archive ------------------------------------------------------------------
     def cache(self) -> ManifestCache:
         return ManifestCache(self.settings.cache_path, self.settings.cache_days)
 
@@ -352,10 +355,10 @@ class ManifestService:
         return S3Archive(self.settings)
 
     def _archive_best_effort(
-        self, sqlite_path: Path, remote: RemoteVersion, progress: Progress
+        self, sqlite_path: Path, remote: RemoteVersion, progress: Progress, warnings: list[str]
     ) -> str | None:
-        """Upload to the archive when a bucket is set; the key, or None. A failure is a warning,
-        not a failed load; a cancel cancels the whole job."""
+        """Upload to the archive when a bucket is set; the key, or None. A failure is a warning
+        (added to `warnings`), not a failed load; a cancel cancels the whole job."""
         if not self.settings.s3_bucket:
             return None
         try:
@@ -371,17 +374,17 @@ class ManifestService:
             raise
         except ArchiveError as exc:
             log.warning("Archiving failed: %s", exc)
-            self.warnings.append(str(exc))
+            warnings.append(str(exc))
             progress.warning(f"Archiving failed; loading from the local file. {exc}")
             return None
 
-    def _unarchive(self, key: str) -> None:
+    def _unarchive(self, key: str, progress: Progress) -> None:
         try:
             with self.archive() as archive:
                 archive.delete(key)
         except ArchiveError as exc:
             log.warning("Could not remove the unloadable %s from the archive: %s", key, exc)
-            self.warnings.append(
+            progress.warning(
                 f"The manifest does not load, but it could not be removed from the archive: {exc}"
             )
 
@@ -394,7 +397,6 @@ class ManifestService:
     ) -> LoadResult:
         """Download an archived manifest into the cache, check its sha256, load it."""
         progress = progress or no_progress()
-        self.warnings = []
         with self.archive() as archive:
             archived = archive.head(key)
             if archived.language and archived.language != self.settings.language:

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from ..engine.archive import ArchivedManifest
 from ..engine.progress import Progress
 from ..engine.service import ManifestService
-from .formatting import size as format_size
+from ..engine.wording import size as format_size
 from .workers import JobRunner
 
 log = logging.getLogger(__name__)

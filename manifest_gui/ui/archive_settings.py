@@ -31,7 +31,7 @@ from ..engine.cache import ManifestCache
 from ..engine.errors import ConfigurationError
 from ..engine.progress import Progress
 from ..engine.settings import ENVIRONMENT, Settings
-from .formatting import size as format_size
+from ..engine.wording import size as format_size
 from .workers import JobRunner
 
 log = logging.getLogger(__name__)

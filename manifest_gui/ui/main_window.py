@@ -1,10 +1,12 @@
-"""The main window: a view. It shows what the Application tells it and emits what the user asks
-for; it never calls the engine itself."""
+"""The main window: a view. It emits what the user asks for and shows what it is told through a
+few intent-level methods (show_status, set_cancelling, show_database, ...); it never calls the
+engine itself, and nobody outside reaches into its widgets."""
 
 from __future__ import annotations
 
 import itertools
 import logging
+from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, Signal
@@ -22,6 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from .. import APP_NAME, __version__
+from ..engine.database import DatabaseVersion
+from ..engine.progress import ProgressEvent, Stage
+from ..engine.wording import Tone
 from .icons import app_icon
 from .log_view import LogView
 from .progress_panel import ProgressPanel
@@ -55,7 +60,7 @@ class MainWindow(QMainWindow):
         self.hide_on_close = False  # set by the Application when a tray exists
         self._busy = False
         self._archive_configured = True
-        self.viewer: QWidget | None = None
+        self.viewer: QWidget | None = None  # the Browse page
 
         self.version_panel = VersionPanel()
         self.progress_panel = ProgressPanel()
@@ -67,7 +72,6 @@ class MainWindow(QMainWindow):
         self.file_button = self._button("Load from f&ile…", "loadFileButton")
         self.force_button = self._button("Force &reload", "forceReloadButton")
         self.archive_button = self._button("Load from &archive…", "loadArchiveButton")
-        self.archive_button.hide()
         self.cancel_button = self._button("Cancel", "cancelButton")
         self.cancel_button.setEnabled(False)
 
@@ -164,7 +168,6 @@ class MainWindow(QMainWindow):
         self.archive_action = action(
             "Load from &archive…", None, self.archiveRequested, "loadArchiveAction"
         )
-        self.archive_action.setVisible(False)
         self.cancel_action = action("C&ancel", "Esc", self.cancelRequested, "cancelAction")
         self.cancel_action.setEnabled(False)
         # Esc cancels only from the Manifest page (and its menu): in the viewer it belongs to
@@ -219,7 +222,54 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self.log_action)
         help_menu.addAction(about)
 
-    # What the Application tells it ---------------------------------------------------------------
+    # What the presenter and the Application tell it ----------------------------------------------
+    def show_status(self, text: str, tone: Tone = Tone.NEUTRAL, *, note: str | None = None) -> None:
+        """The status line; `note` (when given) becomes its tooltip, e.g. why a step failed."""
+        self.version_panel.set_status(text, tone)
+        if note is not None:
+            self.version_panel.status_label.setToolTip(note)
+
+    def set_cancelling(self) -> None:
+        """A cancel was asked for: say so, and offer no second one."""
+        self.version_panel.set_status("Cancelling…", Tone.BUSY)
+        self.cancel_button.setEnabled(False)
+
+    def show_database(self, text: str) -> None:
+        """Which database the app uses, in the status bar."""
+        self.database_label.setText(text)
+
+    def show_remote(self, version: str, path: str, checked_at: datetime) -> None:
+        self.version_panel.show_remote(version, path, checked_at)
+
+    def show_database_version(self, current: DatabaseVersion | None, live_rows: int | None) -> None:
+        self.version_panel.show_database(current, live_rows)
+
+    def show_polling(self, enabled: bool, minutes: int) -> None:
+        self.version_panel.set_poll_minutes(minutes)
+        self.version_panel.set_polling(enabled)
+
+    def show_next_check(self, moment: datetime | None, now: datetime) -> None:
+        self.version_panel.show_next_check(moment, now)
+
+    def show_progress(self, event: ProgressEvent) -> None:
+        self.progress_panel.on_event(event)
+
+    def reset_progress(self) -> None:
+        self.progress_panel.reset()
+
+    def stop_progress(self) -> None:
+        self.progress_panel.stop()
+
+    def note_stage(self, stage: Stage, text: str) -> None:
+        self.progress_panel.set_note(stage, text)
+
+    def show_upload_stage(self, visible: bool) -> None:
+        self.progress_panel.set_stage_visible(Stage.UPLOAD, visible)
+
+    def log(self, text: str, level: str = "info") -> None:
+        """A line in the session's log view."""
+        self.log_view.add(text, level)
+
     def set_busy(self, busy: bool, *, cancellable: bool = True) -> None:
         """One job at a time: while one runs only Cancel is enabled."""
         for widget in (
@@ -239,10 +289,6 @@ class MainWindow(QMainWindow):
         self.cancel_button.setEnabled(busy and cancellable)
         self.cancel_action.setEnabled(busy and cancellable)
 
-    def enable_archive(self) -> None:
-        self.archive_button.show()
-        self.archive_action.setVisible(True)
-
     def set_archive_configured(self, configured: bool) -> None:
         """Load from archive needs a bucket: without one it is disabled and says why."""
         self._archive_configured = configured
@@ -258,9 +304,13 @@ class MainWindow(QMainWindow):
             widget.setEnabled(self._archive_configured and not self._busy)
             widget.setToolTip(hint)
 
+    def add_page(self, page: QWidget, title: str) -> int:
+        """Add a page (a tab after the others); returns its index."""
+        return self.tabs.addTab(page, title)
+
     def add_viewer(self, viewer: QWidget) -> None:
         self.viewer = viewer
-        self.tabs.addTab(viewer, "&Browse")
+        self.add_page(viewer, "&Browse")
 
     def choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

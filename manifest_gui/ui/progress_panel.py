@@ -12,7 +12,7 @@ from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QProgressBar, QWidget
 
 from ..engine.progress import ProgressEvent
-from .formatting import amount, duration, rate
+from ..engine.wording import amount, duration, rate
 
 # In the order the engine runs them (upload to the archive comes after extract, before load).
 STAGES = (

@@ -478,6 +478,14 @@ class SettingsDialog(QDialog):
         self.result_settings = settings
         super().accept()
 
+    def follow_polling(self, enabled: bool) -> None:
+        """Polling was switched elsewhere (tray, window): OK must not undo it."""
+        self.poll_enabled_box.setChecked(enabled)
+
+    def add_tab(self, page: QWidget, title: str) -> int:
+        """Add a page after the others; returns its index."""
+        return self.tabs.addTab(page, title)
+
     def done(self, result: int) -> None:
         # A connection test or a cache clear still running ends on its own: closing never waits.
         self._tester.detach()

@@ -6,17 +6,27 @@ tray host, so it proves nothing.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from .icons import tray_icon
 
+
+class TrayState(StrEnum):
+    IDLE = "idle"
+    WORKING = "working"
+    LOADED = "loaded"  # a new manifest, until the window is opened
+    FAILED = "failed"
+
+
 STATE_WORDS = {
-    "idle": "idle",
-    "working": "working…",
-    "loaded": "a new manifest was loaded",
-    "failed": "the last run failed",
+    TrayState.IDLE: "idle",
+    TrayState.WORKING: "working…",
+    TrayState.LOADED: "a new manifest was loaded",
+    TrayState.FAILED: "the last run failed",
 }
 
 
@@ -30,7 +40,7 @@ class TrayIcon(QSystemTrayIcon):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("trayIcon")
-        self.state = ""
+        self.state: TrayState | None = None
         self.busy = False
         self.polling = True
         self.summary = ""
@@ -58,16 +68,16 @@ class TrayIcon(QSystemTrayIcon):
         self.menu.aboutToShow.connect(self.update_menu)
         self.setContextMenu(self.menu)
         self.activated.connect(self._on_activated)
-        self.set_state("idle")
+        self.set_state(TrayState.IDLE)
         self.update_menu()
 
-    def set_state(self, state: str, summary: str | None = None) -> None:
+    def set_state(self, state: TrayState, summary: str | None = None) -> None:
         if summary is not None:
             self.summary = summary
         if state != self.state:
             self.state = state
             self.setIcon(tray_icon(state))
-        tip = f"manifest-gui: {STATE_WORDS[state]}"
+        tip = f"manifest-gui: {STATE_WORDS[TrayState(state)]}"
         if self.summary:
             tip += f"\n{self.summary}"
         self.setToolTip(tip)

@@ -17,14 +17,14 @@ from PySide6.QtWidgets import (
 
 from ..engine.bungie import path_name
 from ..engine.database import DatabaseVersion
-from .formatting import clock_time, until
+from ..engine.wording import Tone, clock_time, until
 
 STATUS_COLOURS = {
-    "ok": "#1a7f37",
-    "update": "#0b5cad",
-    "busy": "#0b5cad",
-    "error": "#b42318",
-    "neutral": "",
+    Tone.OK: "#1a7f37",
+    Tone.UPDATE: "#0b5cad",
+    Tone.BUSY: "#0b5cad",
+    Tone.ERROR: "#b42318",
+    Tone.NEUTRAL: "",
 }
 
 
@@ -95,11 +95,11 @@ class VersionPanel(QGroupBox):
     def show_database_text(self, text: str) -> None:
         self.database_label.setText(text)
 
-    def set_status(self, text: str, kind: str = "neutral") -> None:
+    def set_status(self, text: str, tone: Tone = Tone.NEUTRAL) -> None:
         self.status_label.setText(text)
-        colour = STATUS_COLOURS.get(kind, "")
+        colour = STATUS_COLOURS.get(tone, "")
         self.status_label.setStyleSheet(f"color: {colour};" if colour else "")
-        self.status_label.setProperty("statusKind", kind)
+        self.status_label.setProperty("statusKind", str(tone))
 
     def set_poll_minutes(self, minutes: int) -> None:
         self.poll_check_box.setText(

@@ -1,8 +1,9 @@
 """Engine calls in worker threads.
 
 A Job is a QObject moved to its own QThread; it runs one engine function that takes a Progress
-handle. The engine calls the Progress listener in the worker thread, so the listener only emits
-a signal: Qt queues it to the GUI thread. The JobRunner lives in the GUI thread, runs one job at
+handle. The engine calls the Progress listeners (positions and messages; partial results) in the
+worker thread, so they only emit signals: Qt queues them to the GUI thread. The job classifies
+how it ended once, as a typed JobEnd. The JobRunner lives in the GUI thread, runs one job at
 a time and re-emits everything from there (pytest-qt's waitSignal must not be fed from another
 thread, see platform notes). No widget is touched outside the GUI thread.
 """
@@ -15,16 +16,29 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from ..engine.errors import CancelledError, ManifestGuiError
+from ..engine.jobs import Outcome, outcome_of
 from ..engine.progress import Progress, ProgressEvent
 
 log = logging.getLogger(__name__)
 
 JobFunction = Callable[[Progress], Any]
+
+
+@dataclass(frozen=True)
+class JobEnd:
+    """How a job ended, classified once in the worker: the result when OK, else the error and,
+    for a bug (ERROR), its traceback."""
+
+    kind: str
+    outcome: Outcome
+    result: Any = None
+    error: BaseException | None = None
+    details: str = ""
 
 
 def cancel_in_background(progress: Progress, name: str = "cancel") -> threading.Thread:
@@ -50,34 +64,29 @@ class Job(QObject):
     """One engine call. Its signals are emitted in the worker thread."""
 
     progressed = Signal(object)  # ProgressEvent
-    succeeded = Signal(object)  # the function's result
-    failed = Signal(object, str)  # the exception, its traceback ("" for a known error)
+    partial = Signal(object)  # a partial result (CheckResult, Status)
+    ended = Signal(object)  # JobEnd
     done = Signal()
 
     def __init__(self, kind: str, function: JobFunction, *, interval: float = 0.1) -> None:
         super().__init__()
         self.kind = kind
-        self.outcome: str | None = None  # ok | cancelled | failed | error, once it has ended
+        self.outcome: Outcome | None = None  # once it has ended
         self._function = function
-        self.progress = Progress(self._report, interval)
-
-    def _report(self, event: ProgressEvent) -> None:
-        # Called by the engine in the worker thread: only emit, Qt queues it.
-        self.progressed.emit(event)
+        self.progress = Progress(self.progressed.emit, interval, on_partial=self.partial.emit)
 
     @Slot()
     def run(self) -> None:
+        # The engine reports in this (the worker) thread: the signals only emit, Qt queues them.
         try:
-            result = self._function(self.progress)
-        except ManifestGuiError as exc:
-            self.outcome = "cancelled" if isinstance(exc, CancelledError) else "failed"
-            self.failed.emit(exc, "")
-        except Exception as exc:  # a bug: the GUI shows details and logs the traceback
-            self.outcome = "error"
-            self.failed.emit(exc, traceback.format_exc())
-        else:
-            self.outcome = "ok"
-            self.succeeded.emit(result)
+            end = JobEnd(self.kind, Outcome.OK, self._function(self.progress))
+        except Exception as exc:  # a bug (ERROR) shows details and logs the traceback
+            outcome = outcome_of(exc)
+            details = traceback.format_exc() if outcome is Outcome.ERROR else ""
+            end = JobEnd(self.kind, outcome, None, exc, details)
+        self.outcome = end.outcome
+        try:
+            self.ended.emit(end)
         finally:
             self.done.emit()
 
@@ -87,6 +96,9 @@ class JobRunner(QObject):
 
     started = Signal(str)  # kind
     progressed = Signal(object)  # ProgressEvent
+    partial = Signal(object)  # CheckResult or Status, before the job ends
+    ended = Signal(object)  # JobEnd
+    # The same end, split for callers that only want a result or an error:
     succeeded = Signal(str, object)  # kind, result
     failed = Signal(str, object, str)  # kind, exception, traceback ("" for a known error)
     finished = Signal(str)  # kind; the thread has ended and the runner is free again
@@ -104,7 +116,7 @@ class JobRunner(QObject):
         self.cancel_requested_at: float | None = None
         # How the job that shutdown() joined ended: its own signals, queued for an event loop
         # that is ending, may never be delivered.
-        self.shutdown_outcome: str | None = None
+        self.shutdown_outcome: Outcome | None = None
 
     @property
     def busy(self) -> bool:
@@ -134,8 +146,8 @@ class JobRunner(QObject):
         job.moveToThread(thread)
         thread.started.connect(job.run)
         job.progressed.connect(self._on_progressed)
-        job.succeeded.connect(self._on_succeeded)
-        job.failed.connect(self._on_failed)
+        job.partial.connect(self._on_partial)
+        job.ended.connect(self._on_ended)
         # Direct: the worker ends its own event loop, even while the GUI thread waits for it
         # (queued, quit would wait for the GUI thread's event loop).
         job.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
@@ -167,12 +179,16 @@ class JobRunner(QObject):
         self.progressed.emit(event)
 
     @Slot(object)
-    def _on_succeeded(self, result: object) -> None:
-        self.succeeded.emit(self._kind, result)
+    def _on_partial(self, result: object) -> None:
+        self.partial.emit(result)
 
-    @Slot(object, str)
-    def _on_failed(self, error: object, details: str) -> None:
-        self.failed.emit(self._kind, error, details)
+    @Slot(object)
+    def _on_ended(self, end: JobEnd) -> None:
+        self.ended.emit(end)
+        if end.outcome is Outcome.OK:
+            self.succeeded.emit(end.kind, end.result)
+        else:
+            self.failed.emit(end.kind, end.error, end.details)
 
     @Slot()
     def _on_thread_finished(self) -> None:

@@ -122,7 +122,7 @@ def test_cache_size_and_clear(qtbot: QtBot, tmp_path: Path) -> None:
     with qtbot.waitSignal(widget.cacheMeasured, timeout=10_000) as measured:
         pass
     assert measured.args == [3 * 1024 * 1024]
-    assert widget.cache_size_label.text() == "3.0 MB"
+    assert widget.cache_size_label.text() == "3.1 MB"
     assert widget.clear_cache_button.isEnabled()
 
     with qtbot.waitSignal(widget.cacheCleared) as blocker:
@@ -171,7 +171,7 @@ def test_dialog_lists_and_requests_a_load(qtbot: QtBot, settings: Settings, tmp_
         rows = {text(r, 0): r for r in range(table.rowCount())}
         assert set(rows) == {"v-older", "v-newer"}
         assert text(rows["v-older"], 1) == "en"
-        assert text(rows["v-older"], 3) == "1,000 B"
+        assert text(rows["v-older"], 3) == "1.0 kB"
         assert dialog.selected_key() in (older, newer)  # the newest is preselected
         assert dialog.load_button.isEnabled()
 

@@ -12,7 +12,7 @@ import pytest
 from manifest_gui.engine.cache import manifest_stem
 from manifest_gui.engine.errors import ArchiveError, CancelledError
 from manifest_gui.engine.progress import Progress, ProgressEvent
-from manifest_gui.engine.service import CheckResult
+from manifest_gui.engine.service import CheckResult, Status
 from manifest_gui.engine.settings import Settings
 from tests.support.bungie_server import BungieServer
 from tests.support.manifest_factory import ManifestFactory
@@ -41,23 +41,28 @@ def test_update_archives_the_extracted_manifest(
     bucket: str,
 ) -> None:
     path = publish(bungie_server, manifest_factory)
-    events: list[ProgressEvent] = []
+    events: list[ProgressEvent | CheckResult | Status] = []
     with make_service(service_settings) as service:
-        result = service.update(progress=Progress(events.append, interval=0))
-        assert service.warnings == []
+        result = service.update(
+            progress=Progress(events.append, interval=0, on_partial=events.append)
+        )
+        assert result.warnings == ()
     assert result.loaded
     head = s3.head_object(Bucket=bucket, Key=key_of(path))
     sqlite_path = service_settings.cache_path / "en" / f"{manifest_stem(path)}.sqlite3"
     assert head["Metadata"]["version"] == bungie_server.version
     assert head["Metadata"]["content-path"] == path
     assert head["Metadata"]["sha256"] == hashlib.sha256(sqlite_path.read_bytes()).hexdigest()
-    stages = [e.stage for e in events if e.message is None]
+    positions = [e for e in events if isinstance(e, ProgressEvent)]
+    stages = [e.stage for e in positions if e.message is None]
     assert stages.index("upload") < stages.index("load")
-    # The check's answer reaches the front end before the download starts.
-    (checked,) = [e for e in events if e.stage == "check" and e.finished]
-    assert isinstance(checked.result, CheckResult) and checked.result.update_available
-    assert checked.result.remote.path == path
-    first_download = next(i for i, e in enumerate(events) if e.stage == "download")
+    # The check's answer reaches the front end before the download starts, on its own channel.
+    (checked,) = [e for e in events if isinstance(e, CheckResult)]
+    assert checked.update_available
+    assert checked.remote.path == path
+    first_download = next(
+        i for i, e in enumerate(events) if isinstance(e, ProgressEvent) and e.stage == "download"
+    )
     assert events.index(checked) < first_download
 
 
@@ -79,7 +84,7 @@ def test_update_goes_ahead_when_archiving_fails(
     with make_service(down) as service:
         result = service.update(progress=Progress(listener))
         assert result.loaded and result.manifest_id is not None
-        (warning,) = service.warnings
+        (warning,) = result.warnings
     assert warning.startswith("Cannot reach the S3 endpoint 127.0.0.1:")
     assert DUMMY_SECRET not in warning
     assert any(warning in m for m in messages)

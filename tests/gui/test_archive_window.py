@@ -94,9 +94,9 @@ def test_upload_bar_follows_the_upload_and_shows_only_with_a_bucket(
     assert plain_bar.isHidden()
     # Load from archive cannot work yet: disabled, and its tooltip says what it needs.
     assert not archive_button.isEnabled() and "Set an S3 bucket" in archive_button.toolTip()
-    plain._apply_settings(dataclasses.replace(plain.settings, s3_bucket=s3_bucket))
+    plain.apply_settings(dataclasses.replace(plain.settings, s3_bucket=s3_bucket))
     assert plain_bar.isVisible() and archive_button.isEnabled()
-    plain._apply_settings(dataclasses.replace(plain.settings, s3_bucket=None))
+    plain.apply_settings(dataclasses.replace(plain.settings, s3_bucket=None))
     assert plain_bar.isHidden() and not archive_button.isEnabled()
 
 
@@ -174,14 +174,14 @@ def test_closing_the_archive_dialog_never_waits_for_s3(
 ) -> None:
     app = make_app(s3_bucket="manifest-gui-slow", s3_endpoint_url=slow_s3_endpoint)
     app.open_archive()
-    dialog = app._archive_dialog
+    dialog = app.archive_dialog
     assert dialog is not None
     qtbot.waitUntil(lambda: not dialog.findChild(QPushButton, "archiveRefreshButton").isEnabled())
     started = time.monotonic()
     dialog.reject()  # while S3 takes 2 s to answer the listing
     took = time.monotonic() - started
     assert took < 0.5, f"closing the dialog blocked the window for {took:.2f} s"
-    assert app._archive_dialog is None
+    assert app.archive_dialog is None
     # The listing ends on its own a little later; nothing is left running.
     qtbot.waitUntil(lambda: detached_runners() == 0, timeout=15_000)
 
@@ -206,7 +206,7 @@ def test_clear_cache_runs_in_a_worker_and_closing_settings_never_waits(
     # Clearing, and the new size, come from a worker.
     dialog = app.open_settings()
     widget = dialog.archive_widget
-    qtbot.waitUntil(lambda: widget.cache_size_label.text() == "2.0 MB", timeout=10_000)
+    qtbot.waitUntil(lambda: widget.cache_size_label.text() == "2.1 MB", timeout=10_000)
     started = time.monotonic()
     with qtbot.waitSignal(widget.cacheCleared, timeout=10_000) as cleared:
         widget.clear_cache_button.click()

@@ -98,7 +98,7 @@ def test_unexpected_error_is_logged_with_its_traceback(
 ) -> None:
     app = make_app(service_factory=quick_service)
     with caplog.at_level("ERROR"):
-        dialog = app._show_bug("ValueError: boom", "Traceback (most recent call last):\n", "X")
+        dialog = app.show_bug("ValueError: boom", "Traceback (most recent call last):\n", "X")
     assert "Traceback" in caplog.text
     dialog.reject()
 

@@ -23,7 +23,7 @@ def test_bars_follow_each_stage(qtbot: Any) -> None:
     panel.on_event(ProgressEvent("download", 0, None, "bytes", "x.content"))
     assert download.maximum() == 0, "unknown total: a busy bar"
     panel.on_event(ProgressEvent("download", 5 << 20, None, "bytes"))
-    assert "5.0 MB" in panel.stages["download"].detail.text()
+    assert "5.2 MB" in panel.stages["download"].detail.text()
     panel.on_event(ProgressEvent("download", 8 << 20, 8 << 20, "bytes", finished=True))
     assert download.value() == download.maximum() > 0
     assert panel.stages["extract"].detail.text() == ""
@@ -96,7 +96,7 @@ def test_without_a_tray_closing_the_window_quits(qtbot: Any, make_app: AppFactor
     assert app.tray is None and not app.window.hide_on_close
     with qtbot.waitSignal(app.quitRequested, timeout=1000):
         app.window.close()
-    assert app._shut_down
+    assert app.is_shut_down
 
 
 QUIT_SOON = """

@@ -38,7 +38,7 @@ def test_settings_saved_during_a_load_wait_for_it(
     with qtbot.waitSignal(app.jobFinished, timeout=60_000) as finished:
         start_slow_load(qtbot, app, bungie_server)
         service = app.service
-        app._apply_settings(dataclasses.replace(app.settings, language="fr"))
+        app.apply_settings(dataclasses.replace(app.settings, language="fr"))
         assert app.settings.language == "fr"  # saved and shown at once...
         assert service.settings.language == "en"  # ...but the running load keeps its own
         app.cancel()
@@ -67,8 +67,8 @@ def test_quitting_with_a_database_switch_pending_starts_nothing(
         service_factory=counting_factory,
     )
     start_slow_load(qtbot, app, bungie_server)
-    app._apply_settings(dataclasses.replace(app.settings, database_url=None))
-    assert app._pending_settings is not None
+    app.apply_settings(dataclasses.replace(app.settings, database_url=None))
+    assert app.settings_pending
     app.shutdown()
     qtbot.wait(300)  # let the cancelled job's last signals arrive
     assert len(made) == 1, "a new service (and its embedded server) was made after quitting"

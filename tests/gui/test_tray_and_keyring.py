@@ -78,7 +78,7 @@ def test_tray_icon_menu_close_to_tray_and_states(
 
     # Closing the window keeps the app in the tray, and says so once.
     app.window.close()
-    assert not app.window.isVisible() and not app._shut_down
+    assert not app.window.isVisible() and not app.is_shut_down
     assert [n[0] for n in notices] == ["manifest-gui is still running"]
     tray.open_action.trigger()
     assert app.window.isVisible()
@@ -130,7 +130,7 @@ def test_tray_icon_menu_close_to_tray_and_states(
 
     with qtbot.waitSignal(app.quitRequested, timeout=5000):
         tray.quit_action.trigger()
-    assert app._shut_down
+    assert app.is_shut_down
 
 
 @pytest.mark.display
