@@ -217,14 +217,17 @@ def lock_holder(conn: psycopg.Connection) -> LockHolder | None:
 
 
 def _lock_timeout_text(conn: psycopg.Connection | None) -> str:
+    """The session's lock_timeout as "60 s" (pg_settings gives it in milliseconds)."""
     if conn is None or conn.closed:
         return "too long"
     try:
-        row = conn.execute("SELECT current_setting('lock_timeout')").fetchone()
+        row = conn.execute(
+            "SELECT setting::float8 / 1000 FROM pg_settings WHERE name = 'lock_timeout'"
+        ).fetchone()
         conn.rollback()
     except psycopg.Error:
         return "too long"
-    return str(row[0]) if row else "too long"
+    return f"{row[0]:g} s" if row and row[0] else "too long"
 
 
 def lock_wait_error(conn: psycopg.Connection | None) -> DatabaseBusyError:

@@ -113,7 +113,7 @@ def test_a_changed_load_goes_ahead_beside_an_idle_reader(
 
 
 def assert_names_the_holder(line: str, pid: int, application_name: str) -> None:
-    assert line.startswith(f"error: The load waited {LOCK_WAIT}s for a lock held by another")
+    assert line.startswith(f"error: The load waited {LOCK_WAIT} s for a lock held by another")
     assert f'pid {pid}, application_name "{application_name}", idle in transaction since ' in line
     assert time.strftime("%Y-%m-%d", time.gmtime()) in line and " UTC" in line
     assert line.endswith("was rolled back; end that session's transaction and load again.")
