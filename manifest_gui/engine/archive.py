@@ -11,32 +11,39 @@ through the endpoint URL.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
-import re
-import threading
-import time
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import boto3
 import botocore.exceptions
-import botocore.session
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from s3transfer.exceptions import RetriesExceededError
-from s3transfer.futures import TransferFuture
-from s3transfer.manager import TransferManager
-from s3transfer.subscribers import BaseSubscriber
 
 from .. import __version__
+from .archive_errors import (
+    MISSING_CODES,
+    ArchiveCancelledError,
+    MissingKey,
+    S3ErrorWords,
+    cancelled,
+    error_code,
+)
+from .archive_names import (
+    BUCKET_NAME,
+    ArchivedManifest,
+    bucket_name,
+    describe_endpoint,
+    endpoint_problem,
+    list_profiles,
+    rule_id,
+    sha256_file,
+)
+from .archive_transfer import Submit, run_transfer
 from .cache import SQLITE_SUFFIX, manifest_stem
+from .datadir import require_writable_folder
 from .errors import ArchiveError, CancelledError
 from .progress import Progress
 from .settings import Settings
@@ -46,135 +53,25 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RULE_ID_PREFIX = "manifest-gui-expire-"
-MAX_RULE_ID = 255
 LIST_WORKERS = 8  # HEAD requests in flight while listing (one per archived object)
-# What S3 and S3-compatible stores accept as a bucket name (AWS is stricter; it says so).
-BUCKET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]")
 # Module-level so tests can shrink them (S3's smallest multipart part is 5 MiB).
 MULTIPART_THRESHOLD = 8 << 20
 MULTIPART_CHUNK = 8 << 20
 ATTEMPTS = 3
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
-HASH_CHUNK = 1 << 20
-POLL_SECONDS = 0.05
 
-CREDENTIAL_CODES = frozenset(
-    {
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-        "InvalidToken",
-        "TokenRefreshRequired",
-        "InvalidClientTokenId",
-        "AuthorizationHeaderMalformed",
-    }
-)
-DENIED_CODES = frozenset({"AccessDenied", "403", "AllAccessDisabled", "AccountProblem"})
-
-
-class ArchiveCancelledError(ArchiveError, CancelledError):
-    """A cancelled upload or download: both an archive failure and a cancel."""
-
-
-def list_profiles() -> list[str]:
-    """The AWS profiles in ~/.aws/config and ~/.aws/credentials (for the settings chooser)."""
-    try:
-        # botocore's session: boto3's raises when AWS_PROFILE names a missing profile.
-        return sorted(botocore.session.Session().available_profiles)
-    except botocore.exceptions.BotoCoreError as exc:
-        log.warning("Cannot read the AWS profiles: %s", exc)
-        return []
-
-
-def rule_id(prefix: str) -> str:
-    """Our lifecycle rule's fixed ID: how we find it again without touching anyone else's.
-    S3 caps IDs at 255 characters: a longer prefix is shortened and made unique by a digest."""
-    whole = RULE_ID_PREFIX + prefix
-    if len(whole) <= MAX_RULE_ID:
-        return whole
-    digest = hashlib.sha256(prefix.encode()).hexdigest()[:16]
-    return whole[: MAX_RULE_ID - len(digest) - 1] + "-" + digest
-
-
-def sha256_file(path: Path, progress: Progress | None = None) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            if progress is not None:
-                progress.check_cancelled()
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def describe_endpoint(url: str | None) -> str:
-    """The endpoint for messages: host and port only, never user info, a path or a query."""
-    if not url:
-        return "AWS S3"
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return "(invalid endpoint URL)"
-    host = parts.hostname or "(invalid endpoint URL)"
-    return f"{host}:{port}" if port else host
-
-
-def endpoint_problem(url: str | None) -> str | None:
-    """Why an S3 endpoint URL cannot be used, in a sentence; None when it can."""
-    if not url:
-        return None
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        return "The S3 endpoint URL is not valid; write it as http(s)://host:port."
-    if parts.username is not None or parts.password is not None:
-        # Credentials belong to boto3's chain (environment, profiles), never in a URL.
-        return (
-            "The S3 endpoint URL must not contain a user name or password; set the credentials "
-            "in the environment or an AWS profile."
-        )
-    return None
-
-
-def bucket_name(text: str) -> str:
-    """The bucket setting as a name: spaces and an s3:// scheme around it are dropped."""
-    name = text.strip()
-    if name.lower().startswith("s3://"):
-        name = name[5:]
-    return name.strip("/")
-
-
-@dataclass(frozen=True)
-class ArchivedManifest:
-    """One archived SQLite manifest, as listed from the bucket."""
-
-    key: str
-    language: str
-    version: str
-    content_path: str
-    sha256: str
-    size: int
-    last_modified: datetime
-
-    @property
-    def name(self) -> str:
-        return PurePosixPath(self.key).name
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "key": self.key,
-            "language": self.language,
-            "version": self.version,
-            "content_path": self.content_path,
-            "sha256": self.sha256,
-            "size": self.size,
-            "last_modified": self.last_modified.isoformat(),
-        }
+__all__ = [
+    "ArchiveCancelledError",
+    "ArchivedManifest",
+    "S3Archive",
+    "bucket_name",
+    "describe_endpoint",
+    "endpoint_problem",
+    "list_profiles",
+    "rule_id",
+    "sha256_file",
+]
 
 
 class S3Archive:
@@ -203,6 +100,7 @@ class S3Archive:
         self.prefix = prefix
         self.days = settings.archive_days
         self.endpoint = describe_endpoint(settings.s3_endpoint_url)
+        self._words = S3ErrorWords(bucket, self.endpoint)
         self._client = client or self._make_client(settings)
 
     def _make_client(self, settings: Settings) -> S3Client:
@@ -234,7 +132,7 @@ class S3Archive:
                 f"The S3 endpoint URL {self.endpoint!r} is not valid; use http(s)://host:port."
             ) from None
         except botocore.exceptions.BotoCoreError as exc:
-            raise ArchiveError(self._describe(exc, "preparing the S3 client")) from None
+            raise ArchiveError(self._words.describe(exc, "preparing the S3 client")) from None
 
     def close(self) -> None:
         self._client.close()
@@ -263,7 +161,7 @@ class S3Archive:
                 # A bucket-wide setting that the put would otherwise reset to S3's default.
                 minimum_size = reply.get("TransitionDefaultMinimumObjectSize")
             except botocore.exceptions.ClientError as exc:
-                if _code(exc) != "NoSuchLifecycleConfiguration":
+                if error_code(exc) != "NoSuchLifecycleConfiguration":
                     raise
                 rules = []
                 minimum_size = None
@@ -351,7 +249,7 @@ class S3Archive:
                     "uploading the manifest",
                 )
             if progress.cancelled:  # cancelled after the last byte: honour it anyway
-                raise ArchiveCancelledError(_cancelled_upload(key))
+                raise ArchiveCancelledError(cancelled("uploading " + key))
         except BaseException as exc:
             self._abort_pending(key)
             if progress.cancelled or isinstance(exc, CancelledError | KeyboardInterrupt):
@@ -412,7 +310,7 @@ class S3Archive:
                 f"The archived {archived.name} has no sha256 checksum, so it cannot be verified; "
                 "it was not loaded."
             )
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        require_writable_folder(destination.parent, "folder for the download")
         partial = destination.with_name(destination.name + ".part")
         progress.start("download", archived.size, "bytes", archived.name)
         try:
@@ -435,45 +333,24 @@ class S3Archive:
         return archived
 
     # Internals ---------------------------------------------------------------------------
-    def _transfer(
-        self,
-        progress: Progress,
-        submit: Callable[[TransferManager, BaseSubscriber], TransferFuture],
-        action: str,
-    ) -> int:
-        """Run one s3transfer job; report progress from this (the caller's) thread.
-
-        The transfer threads only count bytes and raise from their callback on cancel; this
-        thread also cancels the future, which covers a stalled connection."""
-        counter = _Counter(progress)
+    def _transfer(self, progress: Progress, submit: Submit, action: str) -> int:
+        """Run one s3transfer job with progress and cancel (archive_transfer.py)."""
         config = TransferConfig(
             multipart_threshold=MULTIPART_THRESHOLD,
             multipart_chunksize=MULTIPART_CHUNK,
             max_concurrency=4,
         )
-        with self._errors(action), TransferManager(self._client, config) as manager:
-            future = submit(manager, counter)
-            while not future.done():
-                if progress.cancelled:
-                    future.cancel()
-                    break
-                progress.update(counter.done)
-                time.sleep(POLL_SECONDS)
-            try:
-                future.result()
-            except CancelledError:
-                raise ArchiveCancelledError(_cancelled(action)) from None
-            except Exception:
-                if progress.cancelled:  # s3transfer's own CancelledError, or a side effect
-                    raise ArchiveCancelledError(_cancelled(action)) from None
-                raise
-        return counter.done
+        with self._errors(action):
+            return run_transfer(self._client, config, progress, submit, action)
+
+    def _errors(self, action: str) -> contextlib.AbstractContextManager[None]:
+        return self._words.errors(action)
 
     def _head(self, key: str, *, missing_ok: bool = False) -> ArchivedManifest | None:
         try:
             with self._errors(f"reading {key}"):
                 reply = self._client.head_object(Bucket=self.bucket, Key=key)
-        except _MissingKey:
+        except MissingKey:
             if missing_ok:
                 return None
             raise ArchiveError(
@@ -517,10 +394,8 @@ class S3Archive:
                 self._client.delete_object(Bucket=self.bucket, Key=key)
                 log.info("Removed %s: its upload was cancelled", key)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-            if not isinstance(exc, botocore.exceptions.ClientError) or _code(exc) not in (
-                "404",
-                "NoSuchKey",
-                "NotFound",
+            if not isinstance(exc, botocore.exceptions.ClientError) or (
+                error_code(exc) not in MISSING_CODES
             ):
                 log.warning("Could not remove %s after a cancel: %s", key, exc)
 
@@ -530,109 +405,6 @@ class S3Archive:
             self._client.delete_object(Bucket=self.bucket, Key=key)
         log.info("Removed s3://%s/%s", self.bucket, key)
 
-    @contextlib.contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        """Turn boto's exceptions into one ArchiveError sentence."""
-        try:
-            yield
-        except ArchiveError:
-            raise
-        except botocore.exceptions.ClientError as exc:
-            if _code(exc) in ("404", "NoSuchKey", "NotFound") and action.startswith("reading "):
-                raise _MissingKey() from None
-            raise ArchiveError(self._describe(exc, action)) from None
-        except botocore.exceptions.BotoCoreError as exc:
-            raise ArchiveError(self._describe(exc, action)) from None
-        except RetriesExceededError:
-            # s3transfer retried a download whose connection kept breaking off, then gave up.
-            raise ArchiveError(
-                f"The connection to the S3 endpoint {self.endpoint} kept breaking off while "
-                f"{action}; check the network and try again."
-            ) from None
-        except OSError as exc:
-            # The local side: a full disk or an unreadable file, never the network (boto wraps
-            # those in BotoCoreError).
-            where = f" ({Path(exc.filename).name})" if exc.filename else ""
-            raise ArchiveError(
-                f"A local file error stopped the archive while {action}: "
-                f"{exc.strerror or exc}{where}."
-            ) from None
-
-    def _describe(self, exc: Exception, action: str) -> str:
-        bucket = self.bucket
-        if isinstance(exc, botocore.exceptions.NoCredentialsError):
-            return (
-                "No AWS credentials were found for the S3 archive; set AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY, or choose a profile in Settings."
-            )
-        if isinstance(exc, botocore.exceptions.PartialCredentialsError):
-            return "The AWS credentials are incomplete; check the profile or the environment."
-        if isinstance(
-            exc,
-            botocore.exceptions.EndpointConnectionError
-            | botocore.exceptions.ConnectionClosedError
-            | botocore.exceptions.ConnectTimeoutError
-            | botocore.exceptions.ReadTimeoutError
-            | botocore.exceptions.HTTPClientError,
-        ):
-            return (
-                f"Cannot reach the S3 endpoint {self.endpoint} while {action}; check the network "
-                "and the endpoint URL."
-            )
-        if isinstance(exc, botocore.exceptions.ClientError):
-            code = _code(exc)
-            if code == "NoSuchBucket":
-                return f"The S3 bucket {bucket!r} does not exist; create it or fix the setting."
-            if code in DENIED_CODES:
-                return (
-                    f"Access to the S3 bucket {bucket!r} was denied while {action}; check the "
-                    "credentials' permissions."
-                )
-            if code in CREDENTIAL_CODES:
-                return f"S3 rejected the AWS credentials ({code}); check them or the profile."
-            message = " ".join(str(exc.response.get("Error", {}).get("Message", "")).split())
-            detail = message[:160] or "no details"
-            return f"S3 answered {code or 'an error'} while {action}: {detail}."
-        # botocore's text may quote the request URL (endpoint, bucket, query): not that.
-        text = _URL.sub(self.endpoint, " ".join(str(exc).split()))
-        return f"The S3 archive failed while {action}: {text[:300]}."
-
-
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
-
-
-class _MissingKey(Exception):
-    pass
-
-
-class _Counter(BaseSubscriber):
-    """Counts bytes from s3transfer's threads; raises from the callback on cancel."""
-
-    def __init__(self, progress: Progress) -> None:
-        self._progress = progress
-        self._lock = threading.Lock()
-        self.done = 0
-
-    def on_progress(self, future: TransferFuture, bytes_transferred: int, **kwargs: Any) -> None:
-        if self._progress.cancelled:
-            raise CancelledError()
-        with self._lock:
-            self.done += bytes_transferred
-
-
-def _code(exc: botocore.exceptions.ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
 
 def _rule_matches(rule: Any, wanted: dict[str, Any]) -> bool:
     return all(rule.get(name) == value for name, value in wanted.items())
-
-
-def _cancelled(action: str) -> str:
-    if action.startswith("uploading"):
-        return "The upload to the S3 archive was cancelled; nothing was left in the bucket."
-    return f"Cancelled while {action}."
-
-
-def _cancelled_upload(key: str) -> str:
-    return _cancelled("uploading " + key)

@@ -70,10 +70,14 @@ def folder_problem(folder: Path, exc: OSError) -> tuple[str, Path]:
     return f"{folder} cannot be used ({exc.strerror or type(exc).__name__})", folder
 
 
-def unusable_folder(folder: Path, exc: OSError, role: str = "data dir") -> DataDirError:
-    """The sentence for an OSError met while creating or writing into `folder`."""
+def unusable_folder(
+    folder: Path, exc: OSError, role: str = "data dir", *, in_data_dir: bool = True
+) -> DataDirError:
+    """The sentence for an OSError met while creating or writing into `folder`; it points to
+    the data dir setting when the folder is in the data dir."""
     reason, path = folder_problem(folder, exc)
-    return DataDirError(f"The {role} cannot be used: {reason}; {WHERE_TO_FIX}.", path)
+    hint = f"; {WHERE_TO_FIX}" if in_data_dir else ""
+    return DataDirError(f"The {role} cannot be used: {reason}{hint}.", path)
 
 
 def require_writable_folder(folder: Path, role: str = "data dir") -> Path:

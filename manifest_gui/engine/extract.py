@@ -30,6 +30,7 @@ DISK_MARGIN = 64 << 20
 # Deflate cannot inflate more than about 1032 times: a member that declares more than this
 # times its compressed size is lying about it (a zip bomb), whatever the free space.
 MAX_DEFLATE_RATIO = 1100
+_FOLDER_ROLE = "folder for the extracted manifest"
 
 
 def is_sqlite_file(path: Path) -> bool:
@@ -84,7 +85,7 @@ def _prepare_folder(folder: Path) -> Path:
     except OSError as exc:
         if is_disk_full(exc):
             raise disk_full("extracting the manifest", folder, cause=exc) from None
-        raise unusable_folder(folder, exc, "folder for the extracted manifest") from None
+        raise unusable_folder(folder, exc, _FOLDER_ROLE, in_data_dir=False) from None
     return folder
 
 
@@ -172,7 +173,7 @@ def _extraction_errors(name: str, member: zipfile.ZipInfo, folder: Path) -> Iter
             raise BadManifestFileError(
                 f"{name} is corrupt or truncated ({exc.strerror or exc})."
             ) from None
-        raise unusable_folder(folder, exc, "folder for the extracted manifest") from None
+        raise unusable_folder(folder, exc, _FOLDER_ROLE, in_data_dir=False) from None
 
 
 def _check_member_name(archive_name: str, member: str) -> None:

@@ -104,19 +104,22 @@ def _cancelled_within_bound(call: object) -> float:
     return time.monotonic() - begin - CANCEL_AFTER
 
 
+def _cancel_a_request(root: str, request_kind: str, destination: Path) -> float:
+    """Cancel a manifest request or a download to `root`; the seconds from cancel to end."""
+    with BungieClient(root, "k", timeout=30) as client:
+        if request_kind == "manifest":
+            return _cancelled_within_bound(client.get_manifest)
+        return _cancelled_within_bound(
+            lambda progress: client.download(CONTENT, destination, progress)
+        )
+
+
 @pytest.mark.parametrize("request_kind", ["manifest", "download"])
 def test_cancel_during_a_connect_to_a_host_that_drops_packets(
     dropping_root: str, tmp_path: Path, request_kind: str
 ) -> None:
     # The connect timeout is 10 s: before, a cancel waited for it.
-    with BungieClient(dropping_root, "k", timeout=30) as client:
-        if request_kind == "manifest":
-            ended = _cancelled_within_bound(client.get_manifest)
-        else:
-            ended = _cancelled_within_bound(
-                lambda progress: client.download(CONTENT, tmp_path / "m.content", progress)
-            )
-    assert ended < CANCEL_BOUND
+    assert _cancel_a_request(dropping_root, request_kind, tmp_path / "m.content") < CANCEL_BOUND
     assert not list(tmp_path.iterdir())
 
 
@@ -124,14 +127,7 @@ def test_cancel_during_a_connect_to_a_host_that_drops_packets(
 def test_cancel_during_a_tls_handshake_that_never_ends(
     silent_tls_root: str, tmp_path: Path, request_kind: str
 ) -> None:
-    with BungieClient(silent_tls_root, "k", timeout=30) as client:
-        if request_kind == "manifest":
-            ended = _cancelled_within_bound(client.get_manifest)
-        else:
-            ended = _cancelled_within_bound(
-                lambda progress: client.download(CONTENT, tmp_path / "m.content", progress)
-            )
-    assert ended < CANCEL_BOUND
+    assert _cancel_a_request(silent_tls_root, request_kind, tmp_path / "m.content") < CANCEL_BOUND
 
 
 def test_a_connect_that_is_not_cancelled_still_times_out_as_a_network_error(
