@@ -213,6 +213,19 @@ def test_the_seeds_views_have_its_columns_types_and_indexes(
     assert stats == sorted((obj["statId"], obj["statName"]) for obj in content[STATS].values())
 
 
+# The seed's counts of one version's changes per table: inserted, changed, removed rows.
+VERSION_COUNTS = (
+    "created_by = %(current)s",
+    "last_updated_by = %(current)s AND created_by < %(current)s",
+    "deleted_by = %(current)s",
+)
+
+
+def counts_by_table(conn: psycopg.Connection, condition: str, current: int) -> dict[str, int]:
+    query = "SELECT table_name, count(*) FROM manifest.t_manifest WHERE {} GROUP BY table_name"
+    return dict(conn.execute(query.format(condition).encode(), {"current": current}).fetchall())
+
+
 def test_the_seeds_sample_queries_answer_right(
     database_url: str, seed_manifest: tuple[Content, Path], tmp_path: Path
 ) -> None:
@@ -280,27 +293,8 @@ def test_the_seeds_sample_queries_answer_right(
         (current,) = conn.execute(
             "SELECT manifest_id FROM manifest.t_manifest_version WHERE current"
         ).fetchone()  # type: ignore[misc]
-        created = dict(
-            rows(
-                conn,
-                f"""SELECT table_name, count(*) FROM manifest.t_manifest
-                     WHERE created_by = {current} GROUP BY table_name""",
-            )
-        )
-        updated = dict(
-            rows(
-                conn,
-                f"""SELECT table_name, count(*) FROM manifest.t_manifest
-                     WHERE last_updated_by = {current} AND created_by < {current}
-                     GROUP BY table_name""",
-            )
-        )
-        deleted = dict(
-            rows(
-                conn,
-                f"""SELECT table_name, count(*) FROM manifest.t_manifest
-                     WHERE deleted_by = {current} GROUP BY table_name""",
-            )
+        created, updated, deleted = (
+            counts_by_table(conn, condition, current) for condition in VERSION_COUNTS
         )
         activities = rows(
             conn, "SELECT activity_hash FROM manifest.mv_activity_definitions ORDER BY 1"
