@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -69,6 +70,8 @@ max_wal_senders = 0
 # sun_path is 108 bytes on Linux, 104 on macOS; keep a margin.
 MAX_SOCKET_PATH = 100
 START_TIMEOUT = 60  # seconds, for pg_ctl's own wait
+# How initdb and postgres say that the disk is full (strerror of ENOSPC and EDQUOT).
+DISK_FULL_WORDS = (os.strerror(errno.ENOSPC), os.strerror(errno.EDQUOT))
 # Connection options pinned for the embedded server, so that the user's libpq environment
 # (PGHOSTADDR, PGSSLMODE, PGSERVICE, PGOPTIONS, PGPORT...), meant for other servers, cannot
 # break it or send the connection elsewhere.
@@ -311,6 +314,8 @@ class EmbeddedPostgres:
         except subprocess.CalledProcessError as exc:
             log.error("Embedded PostgreSQL failed to start: %s\n%s", exc.cmd, exc.output)
             reason = last_error_line(self._log_tail()) or last_error_line(exc.output or "")
+            if any(words in f"{reason}\n{exc.output}" for words in DISK_FULL_WORDS):
+                raise disk_full("starting the embedded PostgreSQL", self.folder) from None
             raise DatabaseUnavailableError(
                 f"The embedded PostgreSQL in {self.folder} failed to start"
                 f"{': ' + reason.rstrip('.') if reason else ''}; its log is {self.log_path}."

@@ -340,6 +340,34 @@ def test_a_disk_that_fills_up_during_the_extraction_keeps_the_good_download(
     assert _versions(database_url) == 0
 
 
+def test_a_data_dir_too_full_for_the_embedded_database(tmpfs: Mount) -> None:
+    point = tmpfs(8 * MiB)  # initdb needs more (its WAL segment alone is 16 MiB)
+    env = _env(point / "data")
+    error = _one_error(run_cli(env, "status"), "disk space ran out in", str(point / "data"))
+    assert "while starting the embedded PostgreSQL" in error
+    # initdb's unfinished folder is gone: the next try has all the room there is.
+    assert [path.name for path in (point / "data" / "postgres").iterdir()] == [".start.lock"]
+
+
+def test_a_load_into_the_embedded_database_on_a_disk_that_has_no_room_left(
+    tmpfs: Mount, bungie_server: BungieServer, published: Path
+) -> None:
+    """The data dir holds the embedded database and the cache: the database fits, the
+    manifest's extraction does not. One sentence; the database stays empty and usable."""
+    point = tmpfs(80 * MiB)
+    env = _env(
+        point / "data",
+        MANIFEST_GUI_BUNGIE_ROOT=bungie_server.base_url,
+        MANIFEST_GUI_API_KEY="fs-fault-key",
+    )
+    error = _one_error(run_cli(env, "load"), "not enough disk space in", str(point / "data"))
+    assert "for extracting" in error or "for downloading" in error
+    assert _half_written(point) == []
+    status = run_cli(env, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["current"] is None
+
+
 def test_extract_on_a_full_disk_leaves_the_archive_and_no_part_file(
     tmpfs: Mount, manifest_factory: ManifestFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
