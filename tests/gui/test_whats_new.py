@@ -266,12 +266,15 @@ def test_tray_line_names_sections_and_watched() -> None:
     assert tray_line(watched).endswith("; 2 watched items changed")
 
 
-def test_copy_as_markdown_puts_the_notes_on_the_clipboard(qtbot: Any, view: WhatsNewView) -> None:
-    pytest.importorskip("manifest_gui.engine.notes_text")
+def test_copy_and_export_as_markdown(qtbot: Any, view: WhatsNewView, tmp_path: Path) -> None:
     _show(qtbot, view)
     text = view.copy_markdown()
     assert QGuiApplication.clipboard().text() == text
     assert "Fatebringer" in text and "120 → 140" in text
+    target = tmp_path / "notes.md"
+    with qtbot.waitSignal(view.exporter.exported, timeout=WAIT_MS):
+        view.exporter.export(target, "markdown")
+    assert target.read_text(encoding="utf-8") == text
     assert view.notes is not None and view.tree.currentIndex().data(ENTRY_ROLE) is None
 
 

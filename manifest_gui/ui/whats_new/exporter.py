@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 
 from ...engine.icons import IconStore
 from ...engine.notes_model import ReleaseNotes
+from ...engine.notes_text import to_markdown
 from ..viewer.signals import emit
 from .html_export import notes_html
 from .icon_loader import IconLoader
@@ -104,6 +105,4 @@ def _no_icon(_path: str) -> Path | None:
 
 
 def _markdown(notes: ReleaseNotes) -> str:
-    from ...engine import notes_text  # the CLI's writer: the same text as notes --markdown
-
-    return notes_text.markdown(notes)
+    return to_markdown(notes)  # the CLI's writer: the same text as notes --markdown
