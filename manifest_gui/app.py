@@ -17,10 +17,10 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Final, Literal
 
-from PySide6.QtCore import QObject, QSettings, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import QObject, QSettings, QUrl, Signal, SignalInstance, Slot
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QSystemTrayIcon
 
 from . import APP_NAME, __version__
 from .engine.jobs import (
@@ -41,12 +41,14 @@ from .engine.settings import Settings, load_settings, save_settings
 from .engine.wording import database_words
 from .logs import LOG_FILE
 from .ui.archive_dialog import ArchiveDialog
+from .ui.dialogs import Dialogs
 from .ui.error_dialog import ErrorDialog
 from .ui.main_window import MainWindow
 from .ui.presenter import FeedbackPresenter
 from .ui.scheduler import PollScheduler, now_local
 from .ui.settings_dialog import SettingsDialog
 from .ui.tray import TrayIcon
+from .ui.tray_host import TrayHost
 from .ui.viewer import ViewerWidget
 from .ui.workers import JobEnd, JobRunner, join_running_threads, wait_for_detached
 
@@ -55,14 +57,9 @@ log = logging.getLogger(__name__)
 ServiceFactory = Callable[[Settings, SecretStore], ManifestService]
 # Settings that need a new service (another database or data folder) rather than an update.
 DATABASE_FIELDS = ("database_url", "data_dir")
-TRAY_WATCH_MS = 5_000  # how often to look whether the system tray is still there
 
 
-class _Auto:
-    """start()'s default: poll when polling is on, else check."""
-
-
-AUTO = _Auto()
+AUTO: Final = "auto"  # start()'s default first job: poll when polling is on, else check
 
 
 def default_service_factory(settings: Settings, secrets: SecretStore) -> ManifestService:
@@ -79,7 +76,6 @@ class Application(QObject):
 
     jobFinished = Signal(str, str)  # JobKind, Outcome; the runner is free again
     quitRequested = Signal()  # main() ends its event loop on this
-    settingsDialogOpened = Signal(object)  # SettingsDialog: other parts may add_tab() to it
 
     def __init__(
         self,
@@ -105,16 +101,20 @@ class Application(QObject):
         self.threads_left_running = False  # set by shutdown(): a job that would not stop
         self._quitting = False
         self._shut_down = False
-        self._archive_dialog: ArchiveDialog | None = None
-        self.settings_dialog: SettingsDialog | None = None
 
         self.runner = JobRunner(self)
         self.window = MainWindow()
-        self.tray = self._make_tray(tray)
+        self.tray_host: TrayHost | None = None
+        if TrayHost.available(tray):
+            self.tray_host = TrayHost(self.window, self.state, self._log, self.show_window, self)
+        self.tray: TrayIcon | None = self.tray_host.tray if self.tray_host else None
         self.presenter = FeedbackPresenter(self.window, self.runner, self.tray, self.log_file, self)
         self.presenter.jobFinished.connect(self._on_job_finished)
         self.runner.ended.connect(self._on_job_ended)
-        self._connect_window()
+        self.dialogs = Dialogs(self.window, self)
+        self.dialogs.settingsChosen.connect(self._on_settings_chosen)
+        self.dialogs.archiveChosen.connect(self.load_from_archive)
+        self._connect_requests()
 
         self.scheduler = PollScheduler(
             self.settings.poll_minutes,
@@ -124,7 +124,7 @@ class Application(QObject):
         )
         self.scheduler.due.connect(self._on_poll_due)
         self.scheduler.skipped.connect(
-            lambda: self.presenter.log("Skipped an automatic check: a job is running.")
+            lambda: self._log("Skipped an automatic check: a job is running.")
         )
         self.scheduler.nextCheckChanged.connect(self._show_next_check)
 
@@ -136,41 +136,25 @@ class Application(QObject):
         self.window.show_status("Idle.")
         self.window.restore_geometry(self.state.value("geometry"))
 
-    def _connect_window(self) -> None:
+    def _connect_requests(self) -> None:
+        """What the user asks for, in the window or the tray menu."""
         w = self.window
-        w.checkLoadRequested.connect(self.check_and_load)
+        for asker in (w, self.tray) if self.tray is not None else (w,):
+            asker.checkLoadRequested.connect(self.check_and_load)
+            asker.cancelRequested.connect(self.cancel)
+            asker.quitRequested.connect(self.quit)
         w.checkRequested.connect(self.check)
         w.loadFileRequested.connect(self.load_file)
         w.forceReloadRequested.connect(self.force_reload)
-        w.cancelRequested.connect(self.cancel)
         w.settingsRequested.connect(self.open_settings)
         w.archiveRequested.connect(self.open_archive)
-        w.quitRequested.connect(self.quit)
         w.openLogRequested.connect(self.open_log)
-        w.hiddenToTray.connect(self._on_hidden_to_tray)
         w.closed.connect(self._on_window_closed)
         w.version_panel.pollToggled.connect(self.set_polling)
-
-    def _make_tray(self, wanted: bool | None) -> TrayIcon | None:
-        want_tray = QSystemTrayIcon.isSystemTrayAvailable() if wanted is None else wanted
-        if not (want_tray and QSystemTrayIcon.isSystemTrayAvailable()):
-            return None
-        tray = TrayIcon(self)
-        tray.checkLoadRequested.connect(self.check_and_load)
-        tray.cancelRequested.connect(self.cancel)
-        tray.openRequested.connect(self.show_window)
-        tray.pauseToggled.connect(lambda pause: self.set_polling(not pause))
-        tray.quitRequested.connect(self.quit)
-        tray.set_polling(self.settings.poll_enabled)
-        self.window.hide_on_close = True
-        # Qt says nothing when the tray host (a panel) goes away: look now and then, so a
-        # hidden window never ends up with no icon to bring it back.
-        self._tray_watch = QTimer(self)
-        self._tray_watch.setObjectName("trayWatch")
-        self._tray_watch.setInterval(TRAY_WATCH_MS)
-        self._tray_watch.timeout.connect(self.check_tray_host)
-        self._tray_watch.start()
-        return tray
+        if self.tray is not None:
+            self.tray.openRequested.connect(self.show_window)
+            self.tray.pauseToggled.connect(lambda pause: self.set_polling(not pause))
+            self.tray.set_polling(self.settings.poll_enabled)
 
     def database_url(self) -> str:
         """For the viewer, which calls it in its own worker (it may start the embedded server)."""
@@ -186,7 +170,7 @@ class Application(QObject):
 
     # Lifetime -----------------------------------------------------------------------------------
     def start(
-        self, *, hidden: bool | None = None, startup_job: JobSpec | _Auto | None = AUTO
+        self, *, hidden: bool | None = None, startup_job: JobSpec | Literal["auto"] | None = AUTO
     ) -> None:
         """Show the window (or stay in the tray), start polling and the first job."""
         hidden = self.settings.start_hidden if hidden is None else hidden
@@ -195,29 +179,16 @@ class Application(QObject):
         if not (hidden and self.tray is not None):
             self.show_window()
         self.scheduler.start()
-        self.presenter.log(
-            f"{APP_NAME} {__version__} started; database: {database_words(self.settings)}."
-        )
-        if isinstance(startup_job, _Auto):
+        self._log(f"{APP_NAME} {__version__} started; database: {database_words(self.settings)}.")
+        if startup_job == AUTO:
             startup_job = PollJob() if self.settings.poll_enabled else CheckJob()
-        if startup_job is not None:
+        if isinstance(startup_job, JobSpec):
             self.run(startup_job)
 
     @Slot()
     def check_tray_host(self) -> None:
-        """Without a tray host, closing must quit and a hidden window must come back."""
-        if self.tray is None or self._shut_down:
-            return
-        available = QSystemTrayIcon.isSystemTrayAvailable()
-        if not available and self.window.hide_on_close:
-            self.window.hide_on_close = False
-            if not self.window.isVisible():
-                self.show_window()
-            self.presenter.log(
-                "The system tray went away: the window stays open, and closing it quits."
-            )
-        elif available and not self.window.hide_on_close and not self._quitting:
-            self.window.hide_on_close = True
+        if self.tray_host is not None and not self._shut_down:
+            self.tray_host.check_host()
 
     def show_window(self) -> None:
         self.window.show()
@@ -232,18 +203,15 @@ class Application(QObject):
         self._shut_down = True
         self.presenter.shutting_down = True
         self.scheduler.stop()
-        if self.tray is not None:
-            self._tray_watch.stop()
         if self.runner.busy:
             log.info("Quitting: cancelling the %s job", self.runner.kind)
         joined = self.runner.shutdown()
         wait_for_detached()  # jobs of dialogs closed while they ran (listing, connection test)
-        if self.settings_dialog is not None:
-            self.settings_dialog.reject()
+        self.dialogs.close_settings()
         self.viewer.shutdown()
         self.save_geometry()
-        if self.tray is not None:
-            self.tray.dispose()
+        if self.tray_host is not None:
+            self.tray_host.stop()
         self.presenter.close_dialogs()
         # e.g. a settings dialog's clear-cache job; a job already known to be stuck (blocked in
         # a keyring prompt or a call with no timeout) is not waited for twice.
@@ -257,6 +225,8 @@ class Application(QObject):
     @Slot()
     def quit(self) -> None:
         self._quitting = True
+        if self.tray_host is not None:
+            self.tray_host.quitting = True
         self.window.hide_on_close = False
         self.save_geometry()
         self.window.hide()
@@ -267,19 +237,6 @@ class Application(QObject):
         if self.window.isVisible():
             self.state.setValue("geometry", self.window.saveGeometry())
             self.state.sync()
-
-    @Slot()
-    def _on_hidden_to_tray(self) -> None:
-        self.state.setValue("geometry", self.window.saveGeometry())
-        if self.tray is not None and not self.state.value("tray_notice_shown", False, bool):
-            self.tray.notify(
-                f"{APP_NAME} is still running",
-                "It keeps checking for new manifests from the system tray. "
-                "Choose Quit in the tray menu to stop it.",
-            )
-            self.state.setValue("tray_notice_shown", True)
-            self.presenter.log("The window was closed; the app keeps running in the system tray.")
-        self.state.sync()
 
     @Slot()
     def _on_window_closed(self) -> None:
@@ -302,17 +259,13 @@ class Application(QObject):
     @Slot(Path)
     def load_file(self, path: Path) -> bool:
         if self.can_run():
-            self.presenter.log(f"Loading {path}.")
+            self._log(f"Loading {path}.")
         return self.run(FileJob(path=path))
 
     @Slot(str)
     def load_from_archive(self, key: str) -> bool:
-        self.presenter.log(f"Loading {key} from the archive.")
+        self._log(f"Loading {key} from the archive.")
         return self.run(ArchiveJob(key=key))
-
-    @Slot()
-    def refresh_status(self) -> bool:
-        return self.run(StatusJob())
 
     def can_run(self) -> bool:
         return not self._shut_down and not self.runner.busy
@@ -322,7 +275,7 @@ class Application(QObject):
         if self._shut_down:
             return False
         if self.runner.busy:
-            self.presenter.log(f"A job is running; {spec.kind} was not started.")
+            self._log(f"A job is running; {spec.kind} was not started.")
             return False
         service = self.service  # the job keeps the service it started with
 
@@ -356,10 +309,7 @@ class Application(QObject):
         return self.presenter.show_bug(summary, details, error_name)
 
     def excepthook(
-        self,
-        kind: type[BaseException],
-        value: BaseException,
-        tb: TracebackType | None,
+        self, kind: type[BaseException], value: BaseException, tb: TracebackType | None
     ) -> None:
         """For exceptions escaping Qt slots: log, show details, keep running."""
         details = "".join(traceback.format_exception(kind, value, tb))
@@ -376,9 +326,7 @@ class Application(QObject):
 
     @Slot(bool)
     def set_polling(self, enabled: bool) -> None:
-        if self.settings_dialog is not None:
-            # An open Settings dialog follows, or its OK would undo this (tray or checkbox).
-            self.settings_dialog.follow_polling(enabled)
+        self.dialogs.follow_polling(enabled)  # from the tray or the window's checkbox
         if enabled == self.settings.poll_enabled:
             return
         self.apply_settings(dataclasses.replace(self.settings, poll_enabled=enabled))
@@ -388,29 +336,25 @@ class Application(QObject):
         self.window.show_next_check(moment, now_local())
 
     # Settings -----------------------------------------------------------------------------------
+    @property
+    def settings_dialog(self) -> SettingsDialog | None:
+        return self.dialogs.settings_dialog
+
+    @property
+    def settingsDialogOpened(self) -> SignalInstance:
+        """Emitted with each new SettingsDialog: other parts may add_tab() to it."""
+        return self.dialogs.settingsDialogOpened
+
     @Slot()
     def open_settings(self) -> SettingsDialog:
-        if self.settings_dialog is not None:
-            self.settings_dialog.raise_()
-            return self.settings_dialog
-        dialog = SettingsDialog(
-            self.settings, self.secrets, tray_available=self.tray is not None, parent=self.window
+        return self.dialogs.open_settings(
+            self.settings, self.secrets, tray_available=self.tray is not None
         )
-        self.settings_dialog = dialog
-        dialog.finished.connect(self._on_settings_finished)
-        self.settingsDialogOpened.emit(dialog)
-        dialog.open()
-        return dialog
 
-    @Slot(int)
-    def _on_settings_finished(self, _result: int) -> None:
-        dialog, self.settings_dialog = self.settings_dialog, None
-        if dialog is None:
-            return
-        if dialog.result_settings is not None:
-            self.apply_settings(dialog.result_settings)
-            self.presenter.log("Settings saved.")
-        dialog.deleteLater()
+    @Slot(object)
+    def _on_settings_chosen(self, settings: Settings) -> None:
+        self.apply_settings(settings)
+        self._log("Settings saved.")
 
     def apply_settings(self, new: Settings) -> None:
         """Save and apply new settings; a running job keeps the ones it started with."""
@@ -418,7 +362,7 @@ class Application(QObject):
         try:
             save_settings(new, self._settings_path)
         except OSError as exc:
-            self.presenter.log(f"The settings could not be saved: {exc.strerror or exc}.", "error")
+            self._log(f"The settings could not be saved: {exc.strerror or exc}.", "error")
         self.scheduler.set_minutes(new.poll_minutes)
         self.scheduler.set_enabled(new.poll_enabled)
         if self.tray is not None:
@@ -447,7 +391,7 @@ class Application(QObject):
     def _switch_service(self, settings: Settings) -> None:
         old = self.service
         self.service = self._factory(settings, self.secrets)
-        self.presenter.log(f"Database: {database_words(settings)}.")
+        self._log(f"Database: {database_words(settings)}.")
         self.viewer.switch_database()
         self.run(StatusJob(close_first=old))
 
@@ -463,24 +407,16 @@ class Application(QObject):
     # Archive ------------------------------------------------------------------------------------
     @Slot()
     def open_archive(self) -> None:
-        if self.runner.busy or self._archive_dialog is not None:
-            return
-        dialog = ArchiveDialog(self.service, self.window)
-        self._archive_dialog = dialog
-        # The dialog only chooses; the load runs here, with progress and cancel like any other.
-        dialog.loadRequested.connect(self.load_from_archive)
-        dialog.finished.connect(self._on_archive_finished)
-        dialog.open()
+        if not self.runner.busy:
+            self.dialogs.open_archive(self.service)
 
     @property
     def archive_dialog(self) -> ArchiveDialog | None:
-        return self._archive_dialog
+        return self.dialogs.archive_dialog
 
-    @Slot(int)
-    def _on_archive_finished(self, _result: int) -> None:
-        dialog, self._archive_dialog = self._archive_dialog, None
-        if dialog is not None:
-            dialog.deleteLater()
+    # Small helpers ------------------------------------------------------------------------------
+    def _log(self, text: str, level: str = "info") -> None:
+        self.presenter.log(text, level)
 
     @Slot()
     def open_log(self) -> None:

@@ -1,4 +1,4 @@
-"""The built-in viewer (issue 4): ViewerWidget is what the main window embeds."""
+"""The built-in viewer: ViewerWidget is what the main window embeds."""
 
 from .viewer_widget import ViewerWidget
 
