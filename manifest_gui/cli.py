@@ -26,6 +26,7 @@ from .engine.service import ManifestService, version_json
 from .engine.settings import load_settings
 from .engine.wording import amount, loaded_sentence, size, version_words
 from .logs import hold_early_records, setup_logging
+from .notes_cli import add_notes_commands
 from .watch_cli import add_watch_commands
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     archive_list = archive_commands.add_parser("list", help="list the archived manifests")
     archive_list.add_argument("--json", action="store_true", help="print JSON")
     archive_list.set_defaults(func=archive_list_command)
+    add_notes_commands(commands)
     add_watch_commands(commands)
     return parser
 
@@ -251,7 +253,8 @@ def main(
     if args.command is None:  # e.g. `manifest-gui --json`: options without a command
         parser.print_usage(sys.stderr)
         sys.stderr.write(
-            "error: a command is required (check, load, status, history, archive or watch); "
+            "error: a command is required (check, load, status, history, notes, archive or "
+            "watch); "
             "without arguments manifest-gui opens the window\n"
         )
         return EXIT_USAGE

@@ -49,3 +49,11 @@ BEGIN;
 INSERT INTO manifest.t_schema_version (version, name) VALUES (5, '005_seed_views.sql');
 COMMIT;
 \endif
+
+SELECT NOT EXISTS (SELECT 1 FROM manifest.t_schema_version WHERE version = 6) AS apply_006 \gset
+\if :apply_006
+BEGIN;
+\ir 006_release_notes.sql
+INSERT INTO manifest.t_schema_version (version, name) VALUES (6, '006_release_notes.sql');
+COMMIT;
+\endif

@@ -98,6 +98,8 @@ class ReleaseNotes:
     counts: dict[str, TableCounts]  # every table that changed, by its full name
     sections: tuple[Section, ...]
     watched: tuple[Entry, ...] = field(default=())
+    # Whether image-path-only changes were listed (the writers then show image leaves too).
+    include_art: bool = False
 
     @property
     def first_load(self) -> bool:

@@ -37,6 +37,8 @@ from .embedded import EmbeddedPostgres
 from .errors import ArchiveError, BadManifestFileError, CancelledError, DatabaseUnavailableError
 from .extract import extract_content, is_sqlite_file
 from .loader import LoadResult, load_manifest
+from .notes import Watch, build_release_notes
+from .notes_model import ReleaseNotes
 from .progress import Progress, Stage, no_progress
 from .secrets import SecretStore
 from .settings import Settings
@@ -211,6 +213,19 @@ class ManifestService:
     def history(self) -> list[DatabaseVersion]:
         with self._reader() as conn:
             return versions(conn)
+
+    def release_notes(
+        self,
+        from_id: int | None = None,
+        to_id: int | None = None,
+        *,
+        include_art: bool = False,
+        watch: Watch | None = None,
+    ) -> ReleaseNotes:
+        """What version `to_id` (default: the current one) changed against `from_id` (default:
+        the one loaded before it); `watch` picks the entries for `watched`."""
+        with self._reader() as conn:
+            return build_release_notes(conn, from_id, to_id, include_art=include_art, watch=watch)
 
     @contextmanager
     def _reader(self) -> Iterator[psycopg.Connection]:
