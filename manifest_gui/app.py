@@ -44,6 +44,7 @@ from .ui.archive_dialog import ArchiveDialog
 from .ui.dialogs import Dialogs
 from .ui.error_dialog import ErrorDialog
 from .ui.main_window import MainWindow
+from .ui.news_plugin import plug_in as plug_in_news
 from .ui.presenter import FeedbackPresenter
 from .ui.scheduler import PollScheduler, now_local
 from .ui.settings_dialog import SettingsDialog
@@ -132,6 +133,7 @@ class Application(QObject):
         self.viewer = ViewerWidget(self.database_url, parent=self.window)
         self.window.add_viewer(self.viewer)
         self.presenter.loadFinished.connect(lambda _loaded: self.viewer.refresh())
+        self.news = plug_in_news(self)  # What's new, icons, watches, Discord, tray news
         self._show_settings()
         self.window.show_status("Idle.")
         self.window.restore_geometry(self.state.value("geometry"))
@@ -209,6 +211,7 @@ class Application(QObject):
         wait_for_detached()  # jobs of dialogs closed while they ran (listing, connection test)
         self.dialogs.close_settings()
         self.viewer.shutdown()
+        self.news.shutdown()
         self.save_geometry()
         if self.tray_host is not None:
             self.tray_host.stop()

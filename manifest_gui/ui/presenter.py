@@ -71,6 +71,8 @@ class FeedbackPresenter(QObject):
         self._unseen_load: str | None = None  # the tray's summary of a load made while hidden
         self.database_shown = False  # the window shows the database side
         self.shutting_down = False
+        # False once release news tells of loads in the tray (with what they changed).
+        self.announce_loads = True
         self.error_dialogs: list[ErrorDialog] = []
         runner.progressed.connect(self._on_progress)
         runner.partial.connect(self._on_partial)
@@ -206,7 +208,7 @@ class FeedbackPresenter(QObject):
         if hidden and self.tray is not None:
             if note:
                 self.tray.notify("New manifest loaded, not archived", summary, error=True)
-            else:
+            elif self.announce_loads:
                 self.tray.notify("New manifest loaded", text)
         self.loadFinished.emit(loaded)
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QItemSelection, QModelIndex, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -71,6 +71,7 @@ class WhatsNewView(QWidget):
         self.exporter.finished.connect(self._set_message)
         self._picking = False  # the pickers are being filled, not chosen
         self._asked_from: int | None = None  # the From the newest request named
+        self._shown = False
 
         self.from_combo = self._combo("fromVersionCombo", "Compare with this version")
         self.to_combo = self._combo("toVersionCombo", "The version whose changes are shown")
@@ -196,6 +197,13 @@ class WhatsNewView(QWidget):
         """Show notes read elsewhere (after a load: the newest against the one before)."""
         self._asked_from = None
         self._on_loaded(loaded)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """First shown without notes (no load in this run yet): read the newest release's."""
+        super().showEvent(event)
+        if self.loaded is None and not self.loader.busy and not self._shown:
+            self.show_latest()
+        self._shown = True
 
     def shutdown(self) -> None:
         self.loader.shutdown()

@@ -1,0 +1,161 @@
+"""Release news in the window: the What's new page, icons, watches, and what happens after a
+load that changed the database.
+
+After such a load (a poll, Check & Load, a file, the archive), one worker of its own reads the
+release notes and hands them to the page (shown first) and to the tray (one line, when the
+window is hidden after a poll and the policy allows), then posts them to the Discord webhook.
+A failed post is a warning in the log and the tray; it never touches the load. The app's job
+runner stays free for the next poll meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from ..engine.errors import ManifestGuiError
+from ..engine.icons import IconStore
+from ..engine.loader import LoadResult
+from ..engine.notes_model import ReleaseNotes
+from ..engine.notify import load_changed, notify_after_load
+from ..engine.service import ManifestService
+from ..engine.settings import Settings
+from ..engine.viewer_queries import to_signed
+from ..engine.watchlist import Watchlist, fill_watched
+from .tray_news import NotifyPolicy, tray_news
+from .viewer.signals import emit
+from .whats_new import IconLoader, Watches, WhatsNewView
+from .whats_new.definition_badge import DefinitionBadge
+from .whats_new.notes_loader import LoadedNotes
+
+log = logging.getLogger(__name__)
+
+
+def icon_store(settings: Settings) -> IconStore:
+    return IconStore(settings.bungie_root, settings.data_path / "icons", days=settings.cache_days)
+
+
+@dataclass(frozen=True)
+class LoadNews:
+    """One load that changed the database, as the window saw it end."""
+
+    loaded: LoadResult
+    hidden: bool  # the window was hidden when it ended
+    poll: bool  # an automatic check started it
+
+
+class ReleaseNews(QObject):
+    """Owns the page and the post-load worker. The app tells it about loads (after_load) and
+    settings (set_settings); it tells the app what to show through its signals."""
+
+    showPageRequested = Signal()  # bring the What's new page forward (a load changed things)
+    openDefinitionRequested = Signal(str, int)  # table, signed id: open it in Browse
+    trayNews = Signal(str, str)  # title, one line (the window is hidden)
+    warning = Signal(str)  # a failed notification: for the log and the tray
+    notified = Signal(object)  # NotifyOutcome, after the post (or its skip)
+    _notesRead = Signal(object, object)  # LoadNews, LoadedNotes or None; from the worker
+    _posted = Signal(object)  # NotifyOutcome; from the worker
+
+    def __init__(
+        self,
+        service: Callable[[], ManifestService],
+        settings: Settings,
+        *,
+        policy: Callable[[], NotifyPolicy],
+        watchlist: Watchlist | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("releaseNews")
+        self._service = service
+        self._policy = policy
+        self.icons = IconLoader(icon_store(settings), self)
+        self._root = (settings.bungie_root, settings.data_path, settings.cache_days)
+        self.watches = Watches(watchlist, self)
+        self.page = WhatsNewView(service, self.icons, self.watches)
+        self.page.openRequested.connect(self._open_definition)
+        self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="release-news"
+        )
+        self.load_ended_at: float | None = None  # perf_counter at after_load, for the benchmark
+        self._notesRead.connect(self._on_notes_read)
+        self._posted.connect(self._on_posted)
+
+    def badge(self, parent: QObject | None = None) -> DefinitionBadge:
+        """A detail pane's icon and watch button (DetailView.attach_badge)."""
+        return DefinitionBadge(self.icons, self.watches, parent)
+
+    def set_settings(self, settings: Settings) -> None:
+        """A new Bungie.net root, data dir or cache lifetime gets a new icon store."""
+        root = (settings.bungie_root, settings.data_path, settings.cache_days)
+        if root != self._root:
+            self._root = root
+            self.icons.set_store(icon_store(settings))
+
+    # After a load --------------------------------------------------------------------------------
+    def after_load(self, loaded: LoadResult, *, hidden: bool, poll: bool) -> bool:
+        """Called when a load ended well. False when it changed nothing (nothing happens)."""
+        if not load_changed(loaded) or self._pool is None:
+            return False
+        self.load_ended_at = time.perf_counter()
+        news = LoadNews(loaded, hidden, poll)
+        if not hidden:
+            emit(self.showPageRequested)
+        self.page.icons.retry_missing()
+        self._pool.submit(self._work, news, self._service(), self.icons.store)
+        return True
+
+    def _work(self, news: LoadNews, service: ManifestService, icons: IconStore | None) -> None:
+        """In the worker: notes for the page and tray first, then the Discord post."""
+        started = time.perf_counter()
+        notes: ReleaseNotes | None = None
+        try:
+            notes = fill_watched(service.release_notes(to_id=news.loaded.manifest_id))
+            versions = sorted(service.history(), key=lambda v: v.manifest_id, reverse=True)
+        except ManifestGuiError as exc:
+            log.warning("The release notes of %s could not be read: %s", news.loaded.version, exc)
+            emit(self._notesRead, news, None)
+        except Exception:
+            log.exception("Reading the release notes after a load failed")
+            emit(self._notesRead, news, None)
+        else:
+            emit(self._notesRead, news, LoadedNotes(notes, versions, time.perf_counter() - started))
+        outcome = notify_after_load(service, news.loaded, notes=notes)
+        if icons is not None:
+            icons.prune()  # like the manifest cache after a load
+        emit(self._posted, outcome)
+
+    @Slot(object, object)
+    def _on_notes_read(self, news: LoadNews, loaded: LoadedNotes | None) -> None:
+        if loaded is None:
+            self.page.show_latest()  # the page says why in its own words
+            return
+        self.page.show_loaded(loaded)
+        if news.hidden and news.poll:
+            line = tray_news(loaded.notes, self._policy())
+            if line:
+                emit(self.trayNews, "New manifest loaded", line)
+
+    @Slot(object)
+    def _on_posted(self, outcome: object) -> None:
+        text = getattr(outcome, "warning", None)
+        if text:
+            emit(self.warning, str(text))
+        emit(self.notified, outcome)
+
+    @Slot(str, int)
+    def _open_definition(self, table: str, hash_: int) -> None:
+        emit(self.openDefinitionRequested, table, to_signed(hash_))
+
+    def shutdown(self) -> None:
+        """Wait for the post-load worker (bounded by its network timeouts); stop the page."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        self.page.shutdown()
+        self.icons.close()

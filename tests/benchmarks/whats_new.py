@@ -1,0 +1,173 @@
+"""How soon the window shows what a release changed (a script, not a timed test).
+
+    python -m tests.benchmarks.whats_new [--database-url URL] [--workdir DIR] [--rows N]
+
+Loads a generated manifest (by default full size, ~170,000 rows; generated once and kept in
+--workdir) through the real window's Check & Load, then its next version with ~3 % of rows
+changed, and measures from the moment the load ended (the job's end reached the window) to:
+- the first view of the notes on the What's new page (the issue's bar: 1 s);
+- how long the worker took to read them;
+- the icons of the first screenful arriving from the Bungie.net stand-in.
+Three more loads of a changed version give the spread. Without --database-url it uses a fresh
+embedded PostgreSQL in the workdir. Runs offscreen unless a DISPLAY is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.support.postgres import ensure_runtime_dir
+
+ensure_runtime_dir()
+if not os.environ.get("DISPLAY"):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from manifest_gui.app import Application  # noqa: E402
+from manifest_gui.engine.database import connect  # noqa: E402
+from manifest_gui.engine.embedded import EmbeddedPostgres  # noqa: E402
+from manifest_gui.engine.secrets import SecretStore  # noqa: E402
+from manifest_gui.engine.settings import Settings  # noqa: E402
+from tests.benchmarks.load import REPO, manifests  # noqa: E402
+from tests.gui.conftest import MemoryKeyring  # noqa: E402
+from tests.support.bungie_server import BungieServer  # noqa: E402
+from tests.support.manifest_factory import (  # noqa: E402
+    FULL_SIZE_ROWS,
+    content_file_name,
+    write_content_zip,
+)
+
+VISIBLE_ROWS = 15  # entries whose icons count as "the first screenful"
+
+
+def wait(predicate: Callable[[], object], timeout: float) -> bool:
+    """Run the event loop until predicate() holds (checked every 5 ms) or the timeout."""
+    deadline = time.monotonic() + timeout
+    loop = QEventLoop()
+    timer = QTimer()
+    timer.setInterval(5)
+
+    def check() -> None:
+        if predicate() or time.monotonic() > deadline:
+            loop.quit()
+
+    timer.timeout.connect(check)
+    timer.start()
+    if not predicate():
+        loop.exec()
+    timer.stop()
+    return bool(predicate())
+
+
+def measure(app: Application) -> tuple[float, float, float, int]:
+    """Check & Load, then (load end → notes shown, worker seconds, → icons, entries)."""
+    news = app.news.news
+    shown: list[float] = []
+    seconds: list[float] = []
+
+    def on_shown(loaded: object) -> None:
+        shown.append(time.perf_counter())
+        seconds.append(getattr(loaded, "seconds", 0.0))
+
+    news.page.notesShown.connect(on_shown)
+    outcomes: list[str] = []
+    app.jobFinished.connect(lambda _kind, outcome: outcomes.append(outcome))
+    app.check_and_load()
+    if not wait(lambda: outcomes, 3600) or outcomes[-1] != "ok":
+        raise SystemExit(f"the load did not end well: {outcomes}")
+    if not wait(lambda: shown, 120):
+        raise SystemExit("the notes were never shown")
+    ended = news.load_ended_at or shown[0]
+    news.page.notesShown.disconnect(on_shown)
+    view, model = news.page, news.page.entries_model
+    paths = [e.icon for s in (view.notes.sections if view.notes else ()) for e in s.entries]
+    first = [p for p in paths if p][:VISIBLE_ROWS]
+    for path in first:
+        news.icons.icon(path)  # what painting the rows asks for
+    icons = news.icons
+    wait(lambda: all(icons.has_icon(p) or icons.is_missing(p) for p in first), 60)
+    icons_at = time.perf_counter()
+    return shown[0] - ended, seconds[0], icons_at - ended, model.entry_rows()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--database-url", help="PostgreSQL to use (default: embedded)")
+    parser.add_argument("--workdir", type=Path, default=REPO / "bench-data")
+    parser.add_argument("--rows", type=int, default=FULL_SIZE_ROWS)
+    parser.add_argument("--repeat", type=int, default=3, help="more ~3%% changed loads")
+    args = parser.parse_args(argv)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    first, second, rows, _json_bytes = manifests(args.workdir, args.rows)
+    contents = []
+    for sqlite_path in (first, second):
+        zipped = args.workdir / "content" / content_file_name(sqlite_path)
+        if not zipped.exists():
+            write_content_zip(sqlite_path, zipped)
+        contents.append(zipped)
+
+    qt_app = QApplication.instance() or QApplication(sys.argv[:1])  # noqa: F841  (kept alive)
+    embedded, url = None, args.database_url
+    if url is None:
+        folder = args.workdir / "postgres-whats-new"
+        shutil.rmtree(folder, ignore_errors=True)
+        embedded = EmbeddedPostgres(folder)
+        url = embedded.start()
+    data = Path(tempfile.mkdtemp(prefix="whats-new-", dir=args.workdir))
+    try:
+        with connect(url, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA IF EXISTS manifest CASCADE")
+            server = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+        with BungieServer() as bungie:
+            bungie.any_icon = True
+            settings = Settings(database_url=url, bungie_root=bungie.base_url, data_dir=str(data))
+            app = Application(
+                settings,
+                secrets=SecretStore(MemoryKeyring()),
+                state=QSettings(str(data / "window.ini"), QSettings.Format.IniFormat),
+                settings_path=data / "settings.json",
+                tray=False,
+            )
+            app.start(hidden=False, startup_job=None)
+            print(f"PostgreSQL {server}; manifest: {rows:,} rows")
+            try:
+                bungie.publish(contents[0])
+                view, worker, icons, entries = measure(app)
+                print(f"first load: notes shown {view:.2f} s after the load ({entries:,} entries)")
+                views = []
+                # v2, then back and forth (a rolled-back release is ~3 % changed too).
+                for n in range(1 + args.repeat):
+                    bungie.publish(contents[1 - n % 2] if n else contents[1])
+                    view, worker, icons, entries = measure(app)
+                    views.append(view)
+                    print(
+                        f"next version, ~3% changed: notes shown {view:.2f} s after the load "
+                        f"(worker {worker:.2f} s, {entries:,} entries); first {VISIBLE_ROWS} "
+                        f"icons {icons:.2f} s"
+                    )
+                print(
+                    f"first view of the notes after a ~3% changed load: median "
+                    f"{statistics.median(views):.2f} s, max {max(views):.2f} s (bar: 1 s)"
+                )
+            finally:
+                app.shutdown()
+                app.window.deleteLater()
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,136 @@
+"""Release news in the real window: after a load that changed the database the What's new page
+comes first with the notes of that load, an entry opens in Browse, the Discord webhook gets the
+notes (a failure is a warning in the log), and a reload that changed nothing does neither."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from PySide6.QtWidgets import QWidget
+
+from manifest_gui.app import Application
+from manifest_gui.engine.viewer_queries import to_signed
+from manifest_gui.ui.notification_settings import NotificationSettingsWidget
+from manifest_gui.ui.tray_news import NotifyPolicy
+from tests.gui.conftest import AppFactory, run_job
+from tests.support.bungie_server import BungieServer
+from tests.support.discord_server import DiscordServer, server_error
+from tests.support.manifest_factory import ManifestFactory
+
+WAIT_MS = 30_000
+
+
+@pytest.fixture
+def discord() -> Iterator[DiscordServer]:
+    with DiscordServer() as server:
+        yield server
+
+
+def _load(qtbot: Any, app: Application) -> None:
+    """Check & Load, then wait for the page to show the notes and the post to end."""
+    with qtbot.waitSignal(app.news.news.notified, timeout=WAIT_MS):
+        assert run_job(qtbot, app, app.check_and_load) == ("update", "ok")
+    qtbot.waitUntil(lambda: not app.news.page.loader.busy, timeout=WAIT_MS)
+
+
+def test_a_changed_load_shows_whats_new_first_and_posts_to_discord(
+    qtbot: Any,
+    make_app: AppFactory,
+    database_url: str,
+    bungie_server: BungieServer,
+    manifest_factory: ManifestFactory,
+    discord: DiscordServer,
+) -> None:
+    bungie_server.any_icon = True
+    first = manifest_factory.generate(seed=5, rows=1500)
+    second = manifest_factory.generate(seed=6, version_of=first, changed=0.1, added=0.02)
+    app = make_app(database_url=database_url, bungie_root=bungie_server.base_url)
+    app.secrets.set_discord_webhook_url(discord.webhook_url)
+    page = app.news.page
+    assert app.window.tabs.indexOf(page) == 1 and app.window.tabs.tabText(1) == "What's &new"
+
+    bungie_server.publish(manifest_factory.content_file(first))
+    _load(qtbot, app)
+    assert app.window.tabs.currentWidget() is page
+    assert page.notes is not None and page.notes.first_load
+    assert len(discord.accepted) == 1, "a first load posts one short message"
+
+    app.window.tabs.setCurrentIndex(0)
+    bungie_server.publish(manifest_factory.content_file(second))
+    _load(qtbot, app)
+    assert app.window.tabs.currentWidget() is page, "shown first after a load that changed"
+    notes = page.notes
+    assert notes is not None and notes.from_version is not None
+    assert notes.to_version.manifest_id == 2 and notes.from_version.manifest_id == 1
+    assert page.entries_model.entry_rows() == sum(len(s.entries) for s in notes.sections) > 0
+    assert len(discord.accepted) >= 2
+    assert "not sent" not in app.window.log_view.toPlainText()
+
+    # An entry opens in Browse, with the viewer's detail pane on it.
+    entry = next(e for s in notes.sections for e in s.entries if e.kind != "removed")
+    with qtbot.waitSignal(app.viewer.detail.definitionShown, timeout=WAIT_MS) as shown:
+        page.openRequested.emit(entry.table, entry.hash)
+    assert shown.args == [entry.table, {"id": to_signed(entry.hash)}]
+    assert app.window.tabs.currentWidget() is app.viewer
+
+    # Reloading the same release changes nothing: no page switch, nothing posted.
+    posted = len(discord.accepted)
+    app.window.tabs.setCurrentIndex(0)
+    assert run_job(qtbot, app, app.force_reload) == ("force", "ok")
+    qtbot.wait(300)
+    assert app.window.tabs.currentIndex() == 0
+    assert len(discord.accepted) == posted
+
+
+def test_a_failed_post_is_a_warning_and_the_load_stands(
+    qtbot: Any,
+    make_app: AppFactory,
+    database_url: str,
+    bungie_server: BungieServer,
+    manifest_factory: ManifestFactory,
+    discord: DiscordServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from manifest_gui.engine import discord as discord_module
+
+    monkeypatch.setattr(discord_module, "BACKOFF", 0.01)
+    first = manifest_factory.generate(seed=7, rows=800)
+    app = make_app(database_url=database_url, bungie_root=bungie_server.base_url)
+    app.secrets.set_discord_webhook_url(discord.webhook_url)
+    discord.queue(server_error(500), times=10)
+    bungie_server.publish(manifest_factory.content_file(first))
+    with qtbot.waitSignal(app.news.news.warning, timeout=WAIT_MS) as warned:
+        assert run_job(qtbot, app, app.check_and_load) == ("update", "ok")
+    assert warned.args[0].startswith("The Discord notification was not sent")
+    assert "unexpectedly" not in warned.args[0], "the server's failure, not a bug"
+    qtbot.waitUntil(lambda: warned.args[0] in app.window.log_view.toPlainText())
+    assert discord.token not in app.window.log_view.toPlainText()
+    assert app.news.page.notes is not None, "the notes show all the same"
+
+
+def test_settings_have_a_notifications_tab_that_stores_the_policy_and_url(
+    qtbot: Any, make_app: AppFactory, discord: DiscordServer
+) -> None:
+    app = make_app()
+    dialog = app.open_settings()
+    tab = dialog.findChild(NotificationSettingsWidget, "notificationSettings")
+    assert tab is not None and dialog.tabs.indexOf(tab) >= 0
+    assert app.news.policy() is NotifyPolicy.ALWAYS
+    tab.policy_buttons[NotifyPolicy.WATCHED].click()
+    tab.webhook_edit.setText(discord.webhook_url)
+    dialog.accept()
+    assert app.news.policy() is NotifyPolicy.WATCHED
+    assert app.secrets.discord_webhook_url() == discord.webhook_url
+    assert discord.token not in app.state.fileName() and discord.token not in str(
+        [app.state.value(k) for k in app.state.allKeys()]
+    )
+
+
+def test_the_detail_pane_has_an_icon_and_a_watch_button(qtbot: Any, make_app: AppFactory) -> None:
+    app = make_app()
+    badge = app.viewer.detail.badge
+    assert badge is not None and not badge.watch_button.isEnabled()
+    assert badge.watch_button.window() is app.window
+    assert app.viewer.findChild(QWidget, "detailIcon") is badge.icon_label
