@@ -89,8 +89,13 @@ def _equal(before: Any, after: Any) -> bool:
     return bool(before == after)
 
 
+def _path_order(leaf: Leaf) -> list[tuple[int, int, str]]:
+    """Paths in order, array positions by number (jsonb keeps no document order)."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in leaf.path.split(".")]
+
+
 def leaf_changes(before: Any, after: Any) -> list[Leaf]:
-    """One Leaf per JSON leaf that differs between two definitions, in document order.
+    """One Leaf per JSON leaf that differs between two definitions, in path order.
 
     Equal subtrees are skipped with Python's == (fast, in C), which cannot see a `1` that
     became `true` or `1.0`; when that finds nothing although the definitions differ, the walk
@@ -98,7 +103,7 @@ def leaf_changes(before: Any, after: Any) -> list[Leaf]:
     leaves = list(_walk("", before, after, _equal))
     if not leaves and not _same(before, after):
         leaves = list(_walk("", before, after, _same))
-    return leaves
+    return sorted(leaves, key=_path_order)
 
 
 def _is_image_path(value: Any) -> bool:

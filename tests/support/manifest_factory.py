@@ -63,6 +63,7 @@ __all__ = [
     "to_signed",
     "to_unsigned",
     "write_content_zip",
+    "write_manifest",
 ]
 
 Pk = int | str
@@ -1445,6 +1446,22 @@ def manifest_from_reference_definitions(
 
     counts, sizes, content = _write(Path(path), stream(), json_as_blob=json_as_blob, collect=True)
     return GeneratedManifest(Path(path), 0, 1, counts, sizes, None, content)
+
+
+def write_manifest(path: Path, content: Mapping[str, Mapping[Pk, Any]]) -> GeneratedManifest:
+    """A manifest holding exactly `content` (table -> pk -> JSON), for tests that need known
+    differences between two versions. Tables named in KEY_TABLES get a TEXT key column."""
+
+    def stream() -> _RowStream:
+        for table, rows in content.items():
+            yield (
+                table,
+                table in KEY_TABLES,
+                iter(sorted((pk, json_text(obj)) for pk, obj in rows.items())),
+            )
+
+    counts, sizes, kept = _write(Path(path), stream(), json_as_blob=False, collect=True)
+    return GeneratedManifest(Path(path), 0, 1, counts, sizes, None, kept)
 
 
 # --------------------------------------------------------------------------- fixture helper
