@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.benchmarks import gui_heartbeat, load, viewer
+from tests.benchmarks import gui_heartbeat, load, viewer, whats_new
 from tests.gui.conftest import OFFSCREEN_LIMITS
 from tests.support.postgres import PostgresServer
 
@@ -31,8 +31,9 @@ def embedded_url(embedded_pg_server: PostgresServer) -> Iterator[str]:
         (load, ["floor (bare COPY, UNLOGGED)", "first full load", "next version, ~3% changed"]),
         (gui_heartbeat, ["first load (Check & Load)", "next version, ~3% changed"]),
         (viewer, ["hash lookup", "first rows of the largest table"]),
+        (whats_new, ["notes shown", "first view of the notes after a ~3% changed load"]),
     ],
-    ids=["load", "gui_heartbeat", "viewer"],
+    ids=["load", "gui_heartbeat", "viewer", "whats_new"],
 )
 def test_benchmark_script_runs(
     qapp: Any,

@@ -34,6 +34,7 @@ class NewsPlugin(QObject):
         self.setObjectName("newsPlugin")
         self._app = app
         self._news_shown_in_tray = False  # the tray's last message was release news
+        self.last_tray_message: tuple[str, str] | None = None  # title, text
         self.news = ReleaseNews(lambda: app.service, app.settings, policy=self.policy, parent=self)
         window = app.window
         self.page = self.news.page
@@ -84,6 +85,7 @@ class NewsPlugin(QObject):
         tray = self._app.tray
         if tray is not None:
             self._news_shown_in_tray = False
+            self.last_tray_message = (title, text)
             tray.notify(title, text, error=error)
 
     @Slot()

@@ -104,6 +104,7 @@ class ReleaseNews(QObject):
             return False
         self.load_ended_at = time.perf_counter()
         news = LoadNews(loaded, hidden, poll)
+        self.page.expect_notes()
         if not hidden:
             emit(self.showPageRequested)
         self.page.icons.retry_missing()

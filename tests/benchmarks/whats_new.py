@@ -36,8 +36,10 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from manifest_gui.app import Application  # noqa: E402
 from manifest_gui.engine.database import connect  # noqa: E402
 from manifest_gui.engine.embedded import EmbeddedPostgres  # noqa: E402
+from manifest_gui.engine.loader import LoadResult  # noqa: E402
 from manifest_gui.engine.secrets import SecretStore  # noqa: E402
 from manifest_gui.engine.settings import Settings  # noqa: E402
+from manifest_gui.ui.whats_new.notes_loader import LoadedNotes  # noqa: E402
 from tests.benchmarks.load import REPO, manifests  # noqa: E402
 from tests.gui.conftest import MemoryKeyring  # noqa: E402
 from tests.support.bungie_server import BungieServer  # noqa: E402
@@ -72,23 +74,39 @@ def wait(predicate: Callable[[], object], timeout: float) -> bool:
 def measure(app: Application) -> tuple[float, float, float, int]:
     """Check & Load, then (load end → notes shown, worker seconds, → icons, entries)."""
     news = app.news.news
-    shown: list[float] = []
-    seconds: list[float] = []
+    shown: list[tuple[float, LoadedNotes]] = []
 
-    def on_shown(loaded: object) -> None:
-        shown.append(time.perf_counter())
-        seconds.append(getattr(loaded, "seconds", 0.0))
+    def on_shown(loaded: LoadedNotes) -> None:
+        shown.append((time.perf_counter(), loaded))
 
     news.page.notesShown.connect(on_shown)
     outcomes: list[str] = []
-    app.jobFinished.connect(lambda _kind, outcome: outcomes.append(outcome))
+
+    def on_finished(_kind: str, outcome: str) -> None:
+        outcomes.append(outcome)
+
+    loads: list[int] = []
+
+    def on_load(loaded: LoadResult) -> None:
+        loads.append(loaded.manifest_id or 0)
+
+    app.jobFinished.connect(on_finished)
+    app.presenter.loadFinished.connect(on_load)
     app.check_and_load()
     if not wait(lambda: outcomes, 3600) or outcomes[-1] != "ok":
         raise SystemExit(f"the load did not end well: {outcomes}")
-    if not wait(lambda: shown, 120):
+    app.jobFinished.disconnect(on_finished)
+    app.presenter.loadFinished.disconnect(on_load)
+    ended = news.load_ended_at or 0.0
+    newest = loads[-1]
+
+    def this_load() -> list[tuple[float, LoadedNotes]]:
+        return [(t, n) for t, n in shown if n.notes.to_version.manifest_id == newest]
+
+    if not wait(this_load, 120):
         raise SystemExit("the notes were never shown")
-    ended = news.load_ended_at or shown[0]
     news.page.notesShown.disconnect(on_shown)
+    shown_at, loaded = this_load()[0]
     view, model = news.page, news.page.entries_model
     paths = [e.icon for s in (view.notes.sections if view.notes else ()) for e in s.entries]
     first = [p for p in paths if p][:VISIBLE_ROWS]
@@ -97,7 +115,7 @@ def measure(app: Application) -> tuple[float, float, float, int]:
     icons = news.icons
     wait(lambda: all(icons.has_icon(p) or icons.is_missing(p) for p in first), 60)
     icons_at = time.perf_counter()
-    return shown[0] - ended, seconds[0], icons_at - ended, model.entry_rows()
+    return shown_at - ended, loaded.seconds, icons_at - ended, model.entry_rows()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -134,3 +134,50 @@ def test_the_detail_pane_has_an_icon_and_a_watch_button(qtbot: Any, make_app: Ap
     assert badge is not None and not badge.watch_button.isEnabled()
     assert badge.watch_button.window() is app.window
     assert app.viewer.findChild(QWidget, "detailIcon") is badge.icon_label
+
+
+@pytest.mark.display
+def test_a_load_while_hidden_is_one_line_in_the_tray_and_its_click_opens_whats_new(
+    qtbot: Any,
+    make_app: AppFactory,
+    database_url: str,
+    bungie_server: BungieServer,
+    manifest_factory: ManifestFactory,
+) -> None:
+    from PySide6.QtWidgets import QSystemTrayIcon
+
+    from manifest_gui.engine.watchlist import watched_entries
+
+    qtbot.waitUntil(QSystemTrayIcon.isSystemTrayAvailable, timeout=5000)
+    first = manifest_factory.generate(seed=8, rows=1200)
+    second = manifest_factory.generate(seed=9, version_of=first, changed=0.1, added=0.02)
+    app = make_app(tray=True, database_url=database_url, bungie_root=bungie_server.base_url)
+    bungie_server.publish(manifest_factory.content_file(first))
+    _load(qtbot, app)
+    app.window.close()  # to the tray
+    assert not app.window.isVisible()
+    plugin = app.news
+
+    # Only when watched items change: nothing watched changed, so nothing is said.
+    plugin.set_policy(NotifyPolicy.WATCHED)
+    bungie_server.publish(manifest_factory.content_file(second))
+    _load(qtbot, app)
+    assert plugin.last_tray_message is None
+    notes = plugin.page.notes
+    assert notes is not None and not watched_entries(
+        (e for s in notes.sections for e in s.entries), app.news.news.watches.all()
+    )
+
+    # Always: the next release is one line naming what changed.
+    plugin.set_policy(NotifyPolicy.ALWAYS)
+    bungie_server.publish(manifest_factory.content_file(first))  # back: a changed load too
+    _load(qtbot, app)
+    assert plugin.last_tray_message is not None
+    title, line = plugin.last_tray_message
+    assert title == "New manifest loaded"
+    assert line.startswith(f"New manifest {bungie_server.version}: ")
+    app.window.tabs.setCurrentIndex(0)
+    assert app.tray is not None
+    app.tray.messageClicked.emit()
+    qtbot.waitUntil(app.window.isVisible, timeout=5000)
+    assert app.window.tabs.currentWidget() is plugin.page

@@ -205,6 +205,10 @@ class WhatsNewView(QWidget):
             self.show_latest()
         self._shown = True
 
+    def expect_notes(self) -> None:
+        """Notes read elsewhere are on their way (show_loaded): no read of its own meanwhile."""
+        self._shown = True
+
     def shutdown(self) -> None:
         self.loader.shutdown()
         self.exporter.shutdown()
