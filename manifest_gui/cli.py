@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from . import __version__
 from .engine.errors import ManifestGuiError
+from .engine.notify import notify_after_load
 from .engine.progress import Progress, ProgressEvent
 from .engine.secrets import SecretStore
 from .engine.service import ManifestService, version_json
@@ -173,6 +174,10 @@ def load_command(args: argparse.Namespace, service: ManifestService, progress: P
     # line; its warnings are in the log.
     for warning in loaded.warnings:
         sys.stderr.write(f"warning: {warning}\n")
+    # Telling the clan's Discord is best effort too: a failure is a warning, never a failed load.
+    notified = notify_after_load(service, loaded, progress)
+    if notified.warning:
+        sys.stderr.write(f"warning: {notified.warning}\n")
     return EXIT_OK
 
 

@@ -14,6 +14,7 @@ import sys
 from .engine.notes_text import to_markdown, to_text
 from .engine.progress import Progress
 from .engine.service import ManifestService
+from .engine.watchlist import fill_watched
 
 
 def _version_id(text: str) -> int:
@@ -61,7 +62,7 @@ def add_notes_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def notes_command(args: argparse.Namespace, service: ManifestService, _progress: Progress) -> int:
-    notes = service.release_notes(args.from_id, args.to_id, include_art=args.art)
+    notes = fill_watched(service.release_notes(args.from_id, args.to_id, include_art=args.art))
     if args.json:
         sys.stdout.write(json.dumps(notes.to_json(), indent=2) + "\n")
     elif args.markdown:
