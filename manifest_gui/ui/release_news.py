@@ -149,7 +149,7 @@ class ReleaseNews(QObject):
             emit(self.warning, str(text))
         emit(self.notified, outcome)
 
-    @Slot(str, int)
+    @Slot(str, object)
     def _open_definition(self, table: str, hash_: int) -> None:
         emit(self.openDefinitionRequested, table, to_signed(hash_))
 

@@ -47,7 +47,7 @@ EXPAND_ALL_LIMIT = 4000  # entries; beyond this the changes open on demand
 
 
 class WhatsNewView(QWidget):
-    openRequested = Signal(str, int)  # table, unsigned hash
+    openRequested = Signal(str, object)  # table, unsigned hash (over the range of a Qt int)
     notesShown = Signal(object)  # LoadedNotes, once the page shows them
     failed = Signal(str)
 
