@@ -27,6 +27,7 @@ from manifest_gui.engine.discord_messages import (
     summary_line,
 )
 from manifest_gui.engine.errors import CancelledError, ConfigurationError
+from manifest_gui.engine.loader import LoadResult
 from manifest_gui.engine.notes_model import (
     Change,
     Entry,
@@ -36,8 +37,11 @@ from manifest_gui.engine.notes_model import (
     TableCounts,
     VersionRef,
 )
-from manifest_gui.engine.progress import Progress
+from manifest_gui.engine.notify import NotifyOutcome, NotifySkip, notify_after_load
+from manifest_gui.engine.progress import Progress, ProgressEvent
 from manifest_gui.engine.secrets import DISCORD_WEBHOOK_ENVIRONMENT, SecretStore
+from manifest_gui.engine.service import ManifestService
+from manifest_gui.engine.settings import Settings
 from manifest_gui.engine.watchlist import Watch, with_watched
 from tests.support.bungie_server import refused_url
 from tests.support.discord_server import (
@@ -400,3 +404,54 @@ def test_only_http_urls_are_accepted_and_never_quoted(url: str) -> None:
     assert "secret-token" not in str(caught.value)
     assert store.discord_webhook_url() is None
     assert checked_webhook_url("http://127.0.0.1:9/x") == "http://127.0.0.1:9/x"
+
+
+# --------------------------------------------------------------------------- after a load
+
+
+def service_with_webhook(url: str | None, database_url: str) -> ManifestService:
+    secrets = SecretStore(MemoryKeyring())
+    if url:
+        secrets.set_discord_webhook_url(url)
+    return ManifestService(Settings(database_url=database_url), secrets)
+
+
+CHANGED = LoadResult(True, 2, "v2", "v2", rows=10, inserts=1)
+
+
+def test_notify_skips_unchanged_loads_and_a_missing_webhook(discord: DiscordServer) -> None:
+    service = service_with_webhook(discord.webhook_url, refused_url().replace("http", "postgresql"))
+    for unchanged in (
+        LoadResult(False, 2, "v2", "v2"),  # already up to date
+        LoadResult(True, 3, "v2", "v2", rows=10),  # the same file again
+    ):
+        assert notify_after_load(service, unchanged) == NotifyOutcome(skipped=NotifySkip.UNCHANGED)
+    no_webhook = service_with_webhook(None, refused_url().replace("http", "postgresql"))
+    assert notify_after_load(no_webhook, CHANGED).skipped is NotifySkip.NO_WEBHOOK
+    assert discord.requests == []
+
+
+def test_notify_turns_every_failure_into_a_warning(discord: DiscordServer) -> None:
+    """Notes that cannot be read (no database), and a webhook URL that is not one."""
+    events: list[ProgressEvent] = []
+    service = service_with_webhook(discord.webhook_url, refused_url().replace("http", "postgresql"))
+    outcome = notify_after_load(service, CHANGED, Progress(events.append), notes=None)
+    assert outcome.posted == 0 and outcome.warning is not None
+    assert outcome.warning.startswith("The Discord notification was not sent: ")
+    assert [e.message for e in events if e.level == "warning"] == [outcome.warning]
+    assert discord.requests == []
+
+
+def test_notify_posts_given_notes_and_a_cancel_is_a_warning(discord: DiscordServer) -> None:
+    service = service_with_webhook(discord.webhook_url, "postgresql://127.0.0.1:1/unused")
+    outcome = notify_after_load(service, CHANGED, notes=small_release())
+    assert outcome.posted == 1 and outcome.warning is None
+    assert "Gjallarhorn" in discord.accepted[0].text
+
+    discord.queue(rate_limited(30))
+    progress = Progress()
+    threading.Timer(0.3, progress.cancel).start()
+    outcome = notify_after_load(service, CHANGED, progress, notes=small_release())
+    assert outcome.warning == (
+        "The Discord notification was not sent: Cancelled before every message was posted."
+    )
