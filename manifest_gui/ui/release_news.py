@@ -137,7 +137,7 @@ class ReleaseNews(QObject):
             self.page.show_latest()  # the page says why in its own words
             return
         self.page.show_loaded(loaded)
-        if news.hidden and news.poll:
+        if news.hidden:  # a poll, or Check & Load from the tray menu
             line = tray_news(loaded.notes, self._policy())
             if line:
                 emit(self.trayNews, "New manifest loaded", line)
