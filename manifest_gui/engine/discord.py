@@ -180,9 +180,9 @@ class DiscordWebhook:
                     )
                 self._wait(self._backoff * 2 ** (failures - 1), progress)
                 continue
+            advice = "; check the webhook URL in Settings" if status in (401, 403, 404) else ""
             raise DiscordError(
-                f"{self.host} refused the message (HTTP {status}{self._reason(reply)}); "
-                "check the webhook URL in Settings."
+                f"{self.host} refused the message (HTTP {status}{self._reason(reply)}){advice}."
             )
 
     def _send(self, message: WebhookMessage, progress: Progress) -> requests.Response:
