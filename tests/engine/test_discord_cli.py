@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from manifest_gui.engine.secrets import SecretStore
 from tests.conftest import IsolatedEnv
 from tests.support.bungie_server import refused_url
 from tests.support.discord_server import DiscordServer, limit_violations, rate_limited
@@ -88,6 +89,11 @@ def env(database_url: str, discord: DiscordServer) -> dict[str, str]:
     return environment
 
 
+def written_files(isolated_env: IsolatedEnv) -> list[Path]:
+    """Every file the runs wrote (settings, watchlist, logs, cache), but the database's."""
+    return [p for p in isolated_env.root.rglob("*") if p.is_file() and "postgres" not in p.parts]
+
+
 def everything_posted(discord: DiscordServer) -> str:
     """Every message's text and attached file, as one string."""
     parts = []
@@ -156,7 +162,7 @@ def test_loads_post_release_notes_within_limits_and_in_order(
     assert len(discord.requests) == before
 
     # The token is in no output, log, settings or watchlist file.
-    files = [p for p in isolated_env.root.rglob("*") if p.is_file() and "postgres" not in p.parts]
+    files = written_files(isolated_env)
     assert any(p.suffix == ".log" for p in files)
     for path in files:
         assert discord.token.encode() not in path.read_bytes(), path
@@ -195,3 +201,25 @@ def test_an_unreachable_webhook_is_a_warning_and_the_load_stands(
     assert token not in loaded.stdout + loaded.stderr
     status = run_cli(env, "status", "--json")
     assert json.loads(status.stdout)["current"]["version"] == "release-1.sqlite3"
+
+
+@pytest.mark.keyring
+def test_the_webhook_url_from_the_os_keyring(
+    env: dict[str, str],
+    discord: DiscordServer,
+    releases: tuple[Path, Path],
+    isolated_env: IsolatedEnv,
+) -> None:
+    """Stored as the Settings dialog stores it, read by a cron-like CLI run, in no file."""
+    secrets = SecretStore()  # the OS keyring of tests/run's session
+    secrets.set_discord_webhook_url(discord.webhook_url)
+    try:
+        del env["MANIFEST_GUI_DISCORD_WEBHOOK_URL"]
+        loaded = run_cli(env, "load", "--file", str(releases[0]))
+        assert (loaded.returncode, loaded.stderr) == (0, "")
+        assert len(discord.accepted) == 1
+        for path in written_files(isolated_env):
+            assert discord.token.encode() not in path.read_bytes(), path
+    finally:
+        secrets.delete_discord_webhook_url()
+    assert SecretStore().discord_webhook_url() is None
