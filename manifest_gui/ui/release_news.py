@@ -18,14 +18,15 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from ..engine.database import connect, versions
 from ..engine.errors import ManifestGuiError
 from ..engine.icons import IconStore
 from ..engine.loader import LoadResult
-from ..engine.notes_model import ReleaseNotes
+from ..engine.notes_model import ReleaseNotes, TableCounts, VersionRef
 from ..engine.notify import load_changed, notify_after_load
 from ..engine.service import ManifestService
 from ..engine.settings import Settings
-from ..engine.viewer_queries import to_signed
+from ..engine.viewer_queries import to_signed, version_changes
 from ..engine.watchlist import Watchlist, fill_watched
 from .tray_news import NotifyPolicy, tray_news
 from .viewer.signals import emit
@@ -34,6 +35,23 @@ from .whats_new.definition_badge import DefinitionBadge
 from .whats_new.notes_loader import LoadedNotes
 
 log = logging.getLogger(__name__)
+
+
+def read_outline(service: ManifestService, loaded: LoadResult) -> LoadedNotes:
+    """The load's version, the one before it and its counts per table: cheap queries, so the
+    page has something true to show at once while the entries are worked out."""
+    started = time.perf_counter()
+    with connect(service.database_url(), read_only=True) as conn, conn.transaction():
+        history = sorted(versions(conn), key=lambda v: v.manifest_id, reverse=True)
+        changes = version_changes(conn, loaded.manifest_id or 0)
+    before = next((v for v in history if v.manifest_id < (loaded.manifest_id or 0)), None)
+    notes = ReleaseNotes(
+        from_version=VersionRef(before.manifest_id, before.version) if before else None,
+        to_version=VersionRef(loaded.manifest_id or 0, loaded.version),
+        counts={c.table_name: TableCounts(c.inserts, c.updates, c.deletes) for c in changes},
+        sections=(),
+    )
+    return LoadedNotes(notes, history, time.perf_counter() - started, outline=True)
 
 
 def icon_store(settings: Settings) -> IconStore:
@@ -59,6 +77,7 @@ class ReleaseNews(QObject):
     warning = Signal(str)  # a failed notification: for the log and the tray
     notified = Signal(object)  # NotifyOutcome, after the post (or its skip)
     _notesRead = Signal(object, object)  # LoadNews, LoadedNotes or None; from the worker
+    _outlineRead = Signal(object)  # LoadedNotes (outline); from the worker
     _posted = Signal(object)  # NotifyOutcome; from the worker
 
     def __init__(
@@ -84,6 +103,7 @@ class ReleaseNews(QObject):
         )
         self.load_ended_at: float | None = None  # perf_counter at after_load, for the benchmark
         self._notesRead.connect(self._on_notes_read)
+        self._outlineRead.connect(self.page.show_outline)
         self._posted.connect(self._on_posted)
 
     def badge(self, parent: QObject | None = None) -> DefinitionBadge:
@@ -113,6 +133,10 @@ class ReleaseNews(QObject):
 
     def _work(self, news: LoadNews, service: ManifestService, icons: IconStore | None) -> None:
         """In the worker: notes for the page and tray first, then the Discord post."""
+        try:
+            emit(self._outlineRead, read_outline(service, news.loaded))
+        except ManifestGuiError as exc:  # the full read below meets it again and says so
+            log.info("No outline of the release notes: %s", exc)
         started = time.perf_counter()
         notes: ReleaseNotes | None = None
         try:

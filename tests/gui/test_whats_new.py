@@ -286,3 +286,25 @@ def test_models_pass_qtmodeltester(qtbot: Any, qtmodeltester: Any, view: WhatsNe
     qtmodeltester.check(view.sections_model)
     view.filter_edit.setText("fate")
     qtmodeltester.check(view.proxy)
+
+
+def test_the_outline_comes_first_then_the_entries(qtbot: Any, view: WhatsNewView) -> None:
+    from dataclasses import replace
+
+    from manifest_gui.ui.whats_new.notes_loader import LoadedNotes
+    from tests.gui.whats_new_support import VERSIONS
+
+    full = known_notes(3, 4)  # a newer load than the notes the page shows
+    outline = LoadedNotes(replace(full, sections=()), VERSIONS, 0.01, outline=True)
+    with qtbot.waitSignal(view.firstViewShown) as first:
+        view.show_outline(outline)
+    assert first.args == [outline]
+    assert "6 definitions changed in 2 tables." in view.title.text()
+    assert view.message.text() == "Reading what changed, entry by entry…"
+    assert _rows(view) == []
+    with qtbot.assertNotEmitted(view.firstViewShown), qtbot.waitSignal(view.notesShown):
+        view.show_loaded(LoadedNotes(full, VERSIONS, 0.5))
+    assert _rows(view) == ["Weapons (2)", "Armour (2)", "Activities (1)"]
+    assert not view.message.isVisible()
+    view.show_outline(outline)  # late: the whole notes are shown already
+    assert _rows(view) == ["Weapons (2)", "Armour (2)", "Activities (1)"]

@@ -41,6 +41,7 @@ class LoadedNotes:
     notes: ReleaseNotes
     versions: list[DatabaseVersion]  # newest first, for the version picker
     seconds: float  # how long the worker took
+    outline: bool = False  # counts only: the entries are still being read
 
 
 class NotesLoader(QObject):

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine.database import DatabaseVersion
-from ...engine.notes_model import Entry, ReleaseNotes
+from ...engine.notes_model import Entry, ReleaseNotes, VersionRef
 from ...engine.watchlist import with_watched
 from ..viewer.signals import emit
 from .entries_model import ENTRY_ROLE, Column, EntriesFilter, EntriesModel
@@ -49,6 +49,7 @@ EXPAND_ALL_LIMIT = 4000  # entries; beyond this the changes open on demand
 class WhatsNewView(QWidget):
     openRequested = Signal(str, object)  # table, unsigned hash (over the range of a Qt int)
     notesShown = Signal(object)  # LoadedNotes, once the page shows them
+    firstViewShown = Signal(object)  # LoadedNotes: the outline or the notes, whichever first
     failed = Signal(str)
 
     def __init__(
@@ -72,6 +73,7 @@ class WhatsNewView(QWidget):
         self._picking = False  # the pickers are being filled, not chosen
         self._asked_from: int | None = None  # the From the newest request named
         self._shown = False
+        self._first_view_of: VersionRef | None = None  # of the last firstViewShown
 
         self.from_combo = self._combo("fromVersionCombo", "Compare with this version")
         self.to_combo = self._combo("toVersionCombo", "The version whose changes are shown")
@@ -193,6 +195,19 @@ class WhatsNewView(QWidget):
         self._asked_from = from_id
         self.loader.load(from_id, to_id)
 
+    @Slot(object)
+    def show_outline(self, outline: LoadedNotes) -> None:
+        """The version and its counts while the entries are read (after a load)."""
+        if self.loaded is not None and self.loaded.notes.to_version == outline.notes.to_version:
+            return  # the whole notes came first
+        self.entries_model.set_notes(None)
+        self.sections_model.set_notes(None)
+        self._fill_pickers(outline.versions, outline.notes)
+        self._show_title(outline.notes, outline=True)
+        self._set_message("Reading what changed, entry by entry…")
+        self._first_view_of = outline.notes.to_version
+        emit(self.firstViewShown, outline)
+
     def show_loaded(self, loaded: LoadedNotes) -> None:
         """Show notes read elsewhere (after a load: the newest against the one before)."""
         self._asked_from = None
@@ -234,18 +249,23 @@ class WhatsNewView(QWidget):
         self._show_title(notes)
         self.exporter.set_notes(notes)
         self._update_buttons()
+        if self._first_view_of != notes.to_version:
+            self._first_view_of = notes.to_version
+            emit(self.firstViewShown, loaded)
         emit(self.notesShown, loaded)
 
-    def _show_title(self, notes: ReleaseNotes) -> None:
-        entries = entry_count(notes.sections)
+    def _show_title(self, notes: ReleaseNotes, *, outline: bool = False) -> None:
         changed = sum(c.added + c.changed + c.removed for c in notes.counts.values())
+        tables = f"{len(notes.counts)} table{'' if len(notes.counts) == 1 else 's'}"
         words = [f"<b>{versions_title(notes)}</b>"]
         if notes.first_load:
             words.append(f"The first load: {changed:,} definitions.")
+        elif outline:
+            words.append(f"{changed:,} definitions changed in {tables}.")
         else:
+            entries = entry_count(notes.sections)
             words.append(
-                f"{entries:,} entries listed; {changed:,} definitions changed in "
-                f"{len(notes.counts)} table{'' if len(notes.counts) == 1 else 's'}."
+                f"{entries:,} entries listed; {changed:,} definitions changed in {tables}."
             )
         if notes.watched:
             words.append(f"<b>{len(notes.watched)} watched</b> among them.")
