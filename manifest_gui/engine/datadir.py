@@ -130,3 +130,13 @@ def _free_bytes(folder: Path) -> int:
         except OSError:
             continue
     return 0
+
+
+def data_dir_problem(folder: Path) -> DataDirError | DiskFullError | None:
+    """What keeps `folder` from serving as the data dir, or None: for a front end that checks
+    at start-up (the window's dialog names `error.path` and points to Settings)."""
+    try:
+        require_writable_folder(folder)
+    except (DataDirError, DiskFullError) as error:
+        return error
+    return None

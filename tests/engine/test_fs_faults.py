@@ -23,7 +23,7 @@ import pytest
 
 from manifest_gui.engine import extract
 from manifest_gui.engine.database import connect
-from manifest_gui.engine.datadir import DiskFullError
+from manifest_gui.engine.datadir import DataDirError, DiskFullError, data_dir_problem
 from manifest_gui.engine.extract import extract_content
 from manifest_gui.engine.progress import Progress
 from manifest_gui.engine.secrets import SecretStore
@@ -149,6 +149,9 @@ def test_a_file_where_the_data_dir_should_be(
         done = run_cli(_env(data_dir), "status")
     _one_error(done, str(data_dir), "is a file, not a folder")
     assert data_dir.read_text() == "not a folder"
+    # What the window asks at start-up, to show its dialog: the same path, as a type.
+    problem = data_dir_problem(data_dir)
+    assert isinstance(problem, DataDirError) and problem.path == data_dir
 
 
 @pytest.mark.parametrize("database", ["external", "embedded"])
@@ -168,6 +171,9 @@ def test_a_data_dir_on_a_read_only_file_system(
     else:
         done = run_cli(_env(data_dir), "status")
     _one_error(done, str(data_dir), "read-only file system")
+    problem = data_dir_problem(data_dir)
+    assert isinstance(problem, DataDirError) and problem.path == data_dir
+    assert data_dir_problem(point.parent / "elsewhere") is None
 
 
 def test_a_data_dir_that_turned_read_only_after_a_load(
