@@ -50,6 +50,7 @@ from tests.support.discord_server import (
     hang,
     limit_violations,
     no_content,
+    ok_json,
     rate_limited,
     server_error,
 )
@@ -358,9 +359,10 @@ def test_the_token_is_redacted_from_what_the_server_says(discord: DiscordServer)
 
 
 def test_test_message_posts_once(discord: DiscordServer) -> None:
+    discord.queue(ok_json())  # a relay that answers like ?wait=true: 200 and the message
     send_test_message(discord.webhook_url)
-    assert [r.payload["content"] for r in discord.accepted] == [  # type: ignore[index]
-        "manifest-gui can post release notes here."
+    assert [(r.status, r.payload["content"]) for r in discord.requests] == [  # type: ignore[index]
+        (200, "manifest-gui can post release notes here.")
     ]
 
 
