@@ -97,7 +97,8 @@ def _open_socket(conn: urllib3.connection.HTTPConnection, progress: Progress) ->
                 sock.settimeout(conn.timeout)
             if conn.source_address:
                 sock.bind(conn.source_address)
-            conn._watches.append(_ConnectWatch(sock, progress))  # type: ignore[attr-defined]
+            watches: list[_ConnectWatch] = conn.__dict__.setdefault("_watches", [])
+            watches.append(_ConnectWatch(sock, progress))  # closed when connect() ends
             sock.connect(address)
             return sock
         except OSError as exc:
