@@ -115,7 +115,7 @@ class Application(QObject):
         self.dialogs = Dialogs(self.window, self)
         self.dialogs.settingsChosen.connect(self._on_settings_chosen)
         self.dialogs.archiveChosen.connect(self.load_from_archive)
-        self._connect_requests()
+        _connect_requests(self)
 
         self.scheduler = PollScheduler(
             self.settings.poll_minutes,
@@ -137,26 +137,6 @@ class Application(QObject):
         self._show_settings()
         self.window.show_status("Idle.")
         self.window.restore_geometry(self.state.value("geometry"))
-
-    def _connect_requests(self) -> None:
-        """What the user asks for, in the window or the tray menu."""
-        w = self.window
-        for asker in (w, self.tray) if self.tray is not None else (w,):
-            asker.checkLoadRequested.connect(self.check_and_load)
-            asker.cancelRequested.connect(self.cancel)
-            asker.quitRequested.connect(self.quit)
-        w.checkRequested.connect(self.check)
-        w.loadFileRequested.connect(self.load_file)
-        w.forceReloadRequested.connect(self.force_reload)
-        w.settingsRequested.connect(self.open_settings)
-        w.archiveRequested.connect(self.open_archive)
-        w.openLogRequested.connect(self.open_log)
-        w.closed.connect(self._on_window_closed)
-        w.version_panel.pollToggled.connect(self.set_polling)
-        if self.tray is not None:
-            self.tray.openRequested.connect(self.show_window)
-            self.tray.pauseToggled.connect(lambda pause: self.set_polling(not pause))
-            self.tray.set_polling(self.settings.poll_enabled)
 
     def database_url(self) -> str:
         """For the viewer, which calls it in its own worker (it may start the embedded server)."""
@@ -424,3 +404,24 @@ class Application(QObject):
     @Slot()
     def open_log(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.log_file)))
+
+
+def _connect_requests(app: Application) -> None:
+    """Connect what the user asks for, in the window or the tray menu, to the app."""
+    w = app.window
+    for asker in (w, app.tray) if app.tray is not None else (w,):
+        asker.checkLoadRequested.connect(app.check_and_load)
+        asker.cancelRequested.connect(app.cancel)
+        asker.quitRequested.connect(app.quit)
+    w.checkRequested.connect(app.check)
+    w.loadFileRequested.connect(app.load_file)
+    w.forceReloadRequested.connect(app.force_reload)
+    w.settingsRequested.connect(app.open_settings)
+    w.archiveRequested.connect(app.open_archive)
+    w.openLogRequested.connect(app.open_log)
+    w.closed.connect(app._on_window_closed)
+    w.version_panel.pollToggled.connect(app.set_polling)
+    if app.tray is not None:
+        app.tray.openRequested.connect(app.show_window)
+        app.tray.pauseToggled.connect(lambda pause: app.set_polling(not pause))
+        app.tray.set_polling(app.settings.poll_enabled)

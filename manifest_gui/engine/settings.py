@@ -1,5 +1,10 @@
 """Settings shared by the CLI and the window: a JSON file in the user config dir, overridden by
-MANIFEST_GUI_* environment variables. Secrets never go in here (see secrets.py)."""
+MANIFEST_GUI_* environment variables. Secrets never go in here (see secrets.py).
+
+Each setting is declared once, as a field of Settings with its default and its metadata
+(option()): the environment variable that overrides it and the check its value must pass. The
+file reader, validated() and the Settings dialog all work from that one declaration.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,8 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import Field, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,33 +46,60 @@ LANGUAGES = (
 
 LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})*")
 
-# Environment variable -> settings field. The environment wins over the file.
-ENVIRONMENT = {
-    "MANIFEST_GUI_DATABASE_URL": "database_url",
-    "MANIFEST_GUI_BUNGIE_ROOT": "bungie_root",
-    "MANIFEST_GUI_LANGUAGE": "language",
-    "MANIFEST_GUI_DATA_DIR": "data_dir",
-    "MANIFEST_GUI_S3_BUCKET": "s3_bucket",
-    "MANIFEST_GUI_S3_PREFIX": "s3_prefix",
-    "MANIFEST_GUI_S3_ENDPOINT_URL": "s3_endpoint_url",
-}
+# A value's problem as a sentence, or None when it is fine.
+Check = Callable[[Any], str | None]
+
+
+def option(default: Any, *, env: str | None = None, check: Check | None = None) -> Any:
+    """Declare a setting: its default, the MANIFEST_GUI_* variable that overrides it (the
+    environment wins over the file), and the check its value must pass."""
+    return field(default=default, metadata={"env": env, "check": check})
+
+
+def _language_problem(language: str) -> str | None:
+    if LANGUAGE_CODE.fullmatch(language):
+        return None
+    return (
+        f"{language!r} is not a language code; use a key of Bungie.net's "
+        f"mobileWorldContentPaths such as {', '.join(LANGUAGES)}."
+    )
+
+
+def _root_problem(root: str) -> str | None:
+    if _is_web_root(root):
+        return None
+    return (
+        f"The Bungie.net root {root!r} is not a web address; write it as "
+        "https://host or http://host:port."
+    )
+
+
+def _minutes_problem(minutes: int) -> str | None:
+    return None if minutes >= 1 else "The polling interval must be at least one minute."
+
+
+def _days_problem(days: int) -> str | None:
+    return None if days >= 1 else "Cache and archive lifetimes must be at least one day."
 
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str | None = None  # None: the embedded PostgreSQL in the data dir
-    bungie_root: str = DEFAULT_BUNGIE_ROOT
-    language: str = "en"
-    data_dir: str | None = None  # None: the platform's user data dir
-    poll_enabled: bool = True
-    poll_minutes: int = 20
-    start_hidden: bool = False
-    cache_days: int = 7
-    s3_bucket: str | None = None
-    s3_prefix: str = "manifests"
-    s3_endpoint_url: str | None = None
-    s3_profile: str | None = None
-    archive_days: int = 7
+    # None: the embedded PostgreSQL in the data dir
+    database_url: str | None = option(None, env="MANIFEST_GUI_DATABASE_URL")
+    bungie_root: str = option(
+        DEFAULT_BUNGIE_ROOT, env="MANIFEST_GUI_BUNGIE_ROOT", check=_root_problem
+    )
+    language: str = option("en", env="MANIFEST_GUI_LANGUAGE", check=_language_problem)
+    data_dir: str | None = option(None, env="MANIFEST_GUI_DATA_DIR")  # None: the platform's
+    poll_enabled: bool = option(True)
+    poll_minutes: int = option(20, check=_minutes_problem)
+    start_hidden: bool = option(False)
+    cache_days: int = option(7, check=_days_problem)
+    s3_bucket: str | None = option(None, env="MANIFEST_GUI_S3_BUCKET")
+    s3_prefix: str = option("manifests", env="MANIFEST_GUI_S3_PREFIX")
+    s3_endpoint_url: str | None = option(None, env="MANIFEST_GUI_S3_ENDPOINT_URL")
+    s3_profile: str | None = option(None)
+    archive_days: int = option(7, check=_days_problem)
     # Fields that came from the environment: shown read-only, never written back to the file.
     from_environment: frozenset[str] = field(default=frozenset(), compare=False)
 
@@ -88,21 +120,31 @@ class Settings:
         return self.data_path / "postgres"
 
     def validated(self) -> Settings:
-        if not LANGUAGE_CODE.fullmatch(self.language):
-            raise ConfigurationError(
-                f"{self.language!r} is not a language code; use a key of Bungie.net's "
-                f"mobileWorldContentPaths such as {', '.join(LANGUAGES)}."
-            )
-        if not _is_web_root(self.bungie_root):
-            raise ConfigurationError(
-                f"The Bungie.net root {self.bungie_root!r} is not a web address; write it as "
-                "https://host or http://host:port."
-            )
-        if self.poll_minutes < 1:
-            raise ConfigurationError("The polling interval must be at least one minute.")
-        if self.cache_days < 1 or self.archive_days < 1:
-            raise ConfigurationError("Cache and archive lifetimes must be at least one day.")
+        """Itself, or ConfigurationError with the first bad value's sentence."""
+        for option_field in options():
+            problem = _problem(option_field, getattr(self, option_field.name))
+            if problem is not None:
+                raise ConfigurationError(problem)
         return self
+
+
+def options() -> list[Field[Any]]:
+    """The declared settings, in order (from_environment is bookkeeping, not a setting)."""
+    return [f for f in fields(Settings) if "env" in f.metadata]
+
+
+def _problem(option_field: Field[Any], value: Any) -> str | None:
+    check: Check | None = option_field.metadata["check"]
+    return None if check is None else check(value)
+
+
+# Environment variable -> settings field, from the declarations.
+ENVIRONMENT = {f.metadata["env"]: f.name for f in options() if f.metadata["env"]}
+
+
+def environment_variable(name: str) -> str | None:
+    """The variable that overrides setting `name`, if any."""
+    return next((f.metadata["env"] for f in options() if f.name == name), None)
 
 
 def _is_web_root(root: str) -> bool:
@@ -120,21 +162,51 @@ def settings_file() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME)) / "settings.json"
 
 
-_TYPES: dict[str, type] = {f.name: f.type for f in fields(Settings)}  # type: ignore[misc]
-
-
 def _coerce(name: str, value: Any) -> Any:
-    """Accept values from JSON or the environment; ignore what does not fit (logged)."""
+    """Accept values from JSON or the environment (TypeError or ValueError when it does not
+    fit the setting's type)."""
     default = getattr(Settings(), name)
     if isinstance(default, bool):
         if isinstance(value, str):
             return value.strip().lower() in ("1", "true", "yes", "on")
+        if not isinstance(value, bool | int):
+            raise TypeError(f"{value!r} is not true or false")
         return bool(value)
     if isinstance(default, int):
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"{value!r} is not a whole number")
         return int(value)
     if value in ("", None):
         return None if default is None else default
+    if not isinstance(value, str | int | float):
+        raise TypeError(f"{value!r} is not text")
     return str(value)
+
+
+def _from_file(values: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """The file's settings that fit. A bad value is left at its default, with a warning that
+    names the file and the key: the app still starts."""
+    settings: dict[str, Any] = {}
+    for option_field in options():
+        name = option_field.name
+        if name not in values:
+            continue
+        try:
+            value = _coerce(name, values[name])
+            problem = _problem(option_field, value)
+        except (TypeError, ValueError) as exc:
+            problem = str(exc)
+        if problem is None:
+            settings[name] = value
+        else:
+            log.warning(
+                "%s: the setting %r has a value that cannot be used (%s); using its default, %r.",
+                path,
+                name,
+                problem.rstrip("."),
+                option_field.default,
+            )
+    return settings
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -150,14 +222,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         pass
     except (OSError, ValueError) as exc:
         log.warning("Ignoring unreadable settings file %s: %s", path, exc)
-    known = {f.name for f in fields(Settings)} - {"from_environment"}
-    settings: dict[str, Any] = {}
-    for name, value in values.items():
-        if name in known:
-            try:
-                settings[name] = _coerce(name, value)
-            except (TypeError, ValueError):
-                log.warning("Ignoring invalid setting %s=%r", name, value)
+    settings = _from_file(values, path)
     overridden = set()
     for variable, name in ENVIRONMENT.items():
         if environ.get(variable):

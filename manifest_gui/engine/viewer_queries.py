@@ -275,21 +275,22 @@ def fetch_rows(
     params.append(limit)
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         cur.execute(statement, params)
-        return [
-            DefinitionRow(
-                table_name=row["table_name"],
-                pk=row["pk"],
-                name=row["name"],
-                description=row["description"],
-                created_by=row["created_by"],
-                created_version=row["created_version"],
-                changed_by=row["changed_by"],
-                changed_version=row["changed_version"],
-                sort_value=row["sort_value"],
-                json=row.get("full_json"),
-            )
-            for row in cur.fetchall()
-        ]
+        return [_definition_row(row) for row in cur.fetchall()]
+
+
+def _definition_row(row: dict[str, Any]) -> DefinitionRow:
+    return DefinitionRow(
+        table_name=row["table_name"],
+        pk=row["pk"],
+        name=row["name"],
+        description=row["description"],
+        created_by=row["created_by"],
+        created_version=row["created_version"],
+        changed_by=row["changed_by"],
+        changed_version=row["changed_version"],
+        sort_value=row["sort_value"],
+        json=row.get("full_json"),
+    )
 
 
 def count_rows(conn: psycopg.Connection, query: RowQuery) -> int:

@@ -30,25 +30,15 @@ from ..engine.archive import endpoint_problem, list_profiles
 from ..engine.cache import ManifestCache
 from ..engine.errors import ConfigurationError
 from ..engine.progress import Progress
-from ..engine.settings import ENVIRONMENT, Settings
+from ..engine.settings import Settings
 from ..engine.wording import size as format_size
+from .settings_fields import hint, lock_from_environment
 from .workers import JobRunner
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = Settings().s3_prefix
 MAX_DAYS = 3650
-
-
-def _variable(field: str) -> str:
-    return next((name for name, value in ENVIRONMENT.items() if value == field), field)
-
-
-def _hint(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setEnabled(False)  # greyed: an explanation, not a value
-    return label
 
 
 class ArchiveSettingsWidget(QWidget):
@@ -92,7 +82,7 @@ class ArchiveSettingsWidget(QWidget):
         form.addRow("AWS p&rofile:", self.profile_combo)
         form.addRow(
             "",
-            _hint(
+            hint(
                 "Credentials come from the environment (AWS_ACCESS_KEY_ID…), the chosen "
                 "profile in ~/.aws, or an instance role; none are stored by manifest-gui."
             ),
@@ -102,7 +92,7 @@ class ArchiveSettingsWidget(QWidget):
         form.addRow("&Keep archived for:", self.archive_days_spin)
         form.addRow(
             "",
-            _hint(
+            hint(
                 "A lifecycle rule on the bucket deletes archived manifests after this many "
                 "days; other rules on the bucket are left alone."
             ),
@@ -120,13 +110,13 @@ class ArchiveSettingsWidget(QWidget):
         cache_row.addWidget(self.cache_size_label, 1)
         cache_row.addWidget(self.clear_cache_button)
         form.addRow("Local cache:", cache_row)
-        self.cache_path_label = _hint(str(settings.cache_path))
+        self.cache_path_label = hint(str(settings.cache_path))
         self.cache_path_label.setObjectName("cachePathLabel")
         form.addRow("", self.cache_path_label)
 
-        self._environment_lock(self.bucket_edit, "s3_bucket")
-        self._environment_lock(self.prefix_edit, "s3_prefix")
-        self._environment_lock(self.endpoint_edit, "s3_endpoint_url")
+        lock_from_environment(settings, "s3_bucket", self.bucket_edit)
+        lock_from_environment(settings, "s3_prefix", self.prefix_edit)
+        lock_from_environment(settings, "s3_endpoint_url", self.endpoint_edit)
         self.refresh_cache_size()
 
     # Building ------------------------------------------------------------------------------
@@ -150,11 +140,6 @@ class ArchiveSettingsWidget(QWidget):
         spin.setValue(max(1, min(value, MAX_DAYS)))
         spin.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         return spin
-
-    def _environment_lock(self, widget: QWidget, field: str) -> None:
-        if field in self._settings.from_environment:
-            widget.setEnabled(False)
-            widget.setToolTip(f"Set by the environment variable {_variable(field)}.")
 
     # Cache ---------------------------------------------------------------------------------
     def _new_runner(self) -> JobRunner:

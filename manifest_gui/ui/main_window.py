@@ -81,35 +81,12 @@ class MainWindow(QMainWindow):
         self.force_button.clicked.connect(self.forceReloadRequested)
         self.archive_button.clicked.connect(self.archiveRequested)
         self.cancel_button.clicked.connect(self.cancelRequested)
-
-        buttons = QHBoxLayout()
-        for button in (
-            self.check_load_button,
-            self.check_button,
-            self.file_button,
-            self.force_button,
-            self.archive_button,
-        ):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.cancel_button)
-
-        log_caption = QLabel("Lo&g of this session:")
-        log_caption.setBuddy(self.log_view)
-
-        page = self.manifest_page = QWidget()
-        page.setObjectName("manifestPage")
-        layout = QVBoxLayout(page)
-        layout.addWidget(self.version_panel)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress_panel)
-        layout.addWidget(log_caption)
-        layout.addWidget(self.log_view, 1)
+        self.manifest_page = self._manifest_page()
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(page, "Ma&nifest")
+        self.tabs.addTab(self.manifest_page, "Ma&nifest")
         self.setCentralWidget(self.tabs)
 
         self.database_label = QLabel()
@@ -134,6 +111,33 @@ class MainWindow(QMainWindow):
         for before, after in itertools.pairwise(chain):
             QWidget.setTabOrder(before, after)
         self.resize(*self.DEFAULT_SIZE)
+
+    def _manifest_page(self) -> QWidget:
+        """The versions, the job buttons, the progress bars and the session's log."""
+        buttons = QHBoxLayout()
+        for button in (
+            self.check_load_button,
+            self.check_button,
+            self.file_button,
+            self.force_button,
+            self.archive_button,
+        ):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.cancel_button)
+
+        log_caption = QLabel("Lo&g of this session:")
+        log_caption.setBuddy(self.log_view)
+
+        page = QWidget()
+        page.setObjectName("manifestPage")
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.version_panel)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress_panel)
+        layout.addWidget(log_caption)
+        layout.addWidget(self.log_view, 1)
+        return page
 
     @staticmethod
     def _button(text: str, name: str) -> QPushButton:

@@ -1,16 +1,15 @@
-"""Settings: the API key (keyring), the database, language, polling, tray; and the archive
-section when that feature is installed. Secrets go to the SecretStore, never to the file."""
+"""Settings: the API key (keyring), language, polling, tray on the General page; the Database
+and Archive pages are widgets of their own, and other parts add pages with add_tab(). Secrets
+go to the SecretStore, never to the file."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import os
-from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -20,7 +19,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QRadioButton,
     QSizePolicy,
     QSpinBox,
     QTabWidget,
@@ -28,12 +26,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.database import connect, describe_url, url_problem
 from ..engine.errors import ConfigurationError, ManifestGuiError, SecretStoreError
-from ..engine.progress import Progress
-from ..engine.secrets import API_KEY_ENTRY, API_KEY_ENVIRONMENT, SecretStore, database_entry
-from ..engine.settings import ENVIRONMENT, LANGUAGES, Settings, strip_password
-from .workers import JobRunner
+from ..engine.secrets import API_KEY_ENTRY, API_KEY_ENVIRONMENT, SecretStore
+from ..engine.settings import LANGUAGES, Settings
+from .archive_settings import ArchiveSettingsWidget
+from .database_settings import DatabaseSettingsPage
+from .settings_fields import ERROR_COLOUR, form_page, lock_from_environment, set_buddy, wrapping
 
 log = logging.getLogger(__name__)
 
@@ -52,45 +50,6 @@ LANGUAGE_NAMES = {
     "zh-cht": "中文 (繁體)",
     "zh-chs": "中文 (简体)",
 }
-ERROR_COLOUR = "#b42318"
-OK_COLOUR = "#1a7f37"
-
-
-def _variable(field: str) -> str:
-    return next((name for name, value in ENVIRONMENT.items() if value == field), field)
-
-
-def _wrapping(label: QLabel) -> QLabel:
-    """Wrapping labels report a narrow size hint; let them take the whole field column."""
-    label.setWordWrap(True)
-    label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-    return label
-
-
-def _hint(text: str) -> QLabel:
-    label = _wrapping(QLabel(text))
-    label.setEnabled(False)  # greyed: an explanation, not a value
-    return label
-
-
-def _password_with_stored(url: str, password: str, secrets: SecretStore) -> str:
-    """The URL to connect with: the typed password, else the stored one."""
-    from psycopg.conninfo import make_conninfo
-
-    stripped = strip_password(url)
-    if password:
-        return make_conninfo(url, password=password)
-    stored = secrets.get(database_entry(stripped))
-    return make_conninfo(url, password=stored) if stored and stripped == url else url
-
-
-def test_connection(url: str, progress: Progress) -> str:
-    """Runs in a worker: connect, ask the server's version, return a sentence."""
-    with connect(url, autocommit=True) as conn:
-        progress.check_cancelled()
-        row = conn.execute("SHOW server_version").fetchone()
-    version = row[0] if row else "?"
-    return f"Connected to PostgreSQL {version} at {describe_url(url)}."
 
 
 class SettingsDialog(QDialog):
@@ -110,22 +69,19 @@ class SettingsDialog(QDialog):
         self.result_settings: Settings | None = None
         self._keyring = secrets.keyring_available()
         self._clear_key = False  # Clear pressed: forget the stored key on OK
-        self._tester = JobRunner(self, name="test-connection")
-        self._tester.succeeded.connect(self._on_test_succeeded)
-        self._tester.failed.connect(self._on_test_failed)
-        self._tester.busyChanged.connect(self._update_database_widgets)
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self._general_page(settings, tray_available), "&General")
-        self.tabs.addTab(self._database_page(settings), "&Database")
-        self.archive_widget: Any = None
-        try:
-            from .archive_settings import ArchiveSettingsWidget
-        except ImportError:
-            pass
-        else:
-            self.archive_widget = ArchiveSettingsWidget(settings, self)
-            self.tabs.addTab(self.archive_widget, "&Archive")
+        self.database_page = DatabaseSettingsPage(
+            settings, secrets, keyring=self._keyring, parent=self
+        )
+        self.tabs.addTab(self.database_page, "&Database")
+        self.archive_widget = ArchiveSettingsWidget(settings, self)
+        self.tabs.addTab(self.archive_widget, "&Archive")
+        # The Database page's fields, by the names tests and automation know them by.
+        self.server_radio = self.database_page.server_radio
+        self.database_url_edit = self.database_page.url_edit
+        self.database_password_edit = self.database_page.password_edit
 
         self.error_label = QLabel()
         self.error_label.setObjectName("settingsErrorLabel")
@@ -146,15 +102,17 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.buttons)
         self.resize(max(620, self.sizeHint().width()), self.sizeHint().height())
         self._update_api_key_status()
-        self._update_database_widgets()
 
     # General ------------------------------------------------------------------------------------
     def _general_page(self, settings: Settings, tray_available: bool) -> QWidget:
         page = QWidget()
-        form = QFormLayout(page)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        form = form_page(page)
+        self._add_api_key_rows(form)
+        self._add_language_row(form, settings)
+        self._add_polling_rows(form, settings, tray_available)
+        return page
 
+    def _add_api_key_rows(self, form: QFormLayout) -> None:
         self.api_key_edit = QLineEdit()
         self.api_key_edit.setObjectName("apiKeyEdit")
         self.api_key_edit.setEchoMode(QLineEdit.EchoMode.Password)
@@ -177,13 +135,13 @@ class SettingsDialog(QDialog):
         key_row.addWidget(self.show_key_box)
         key_row.addWidget(self.clear_key_button)
         form.addRow("Bungie.net API &key:", key_row)
-        self._set_buddy(form, key_row, self.api_key_edit)
+        set_buddy(form, key_row, self.api_key_edit)
 
-        self.api_key_status = _wrapping(QLabel())
+        self.api_key_status = wrapping(QLabel())
         self.api_key_status.setObjectName("apiKeyStatusLabel")
         form.addRow("", self.api_key_status)
 
-        self.keyring_warning = _wrapping(
+        self.keyring_warning = wrapping(
             QLabel(
                 "No OS keyring is available on this system, so the API key and database "
                 "password cannot be stored. manifest-gui never writes them to disk; it can keep "
@@ -200,6 +158,7 @@ class SettingsDialog(QDialog):
         self.keyring_warning.setVisible(not self._keyring)
         self.session_only_box.setVisible(not self._keyring)
 
+    def _add_language_row(self, form: QFormLayout, settings: Settings) -> None:
         self.language_combo = QComboBox()
         self.language_combo.setObjectName("languageCombo")
         self.language_combo.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
@@ -211,9 +170,12 @@ class SettingsDialog(QDialog):
                 f"{settings.language} (not in the usual list)", settings.language
             )
         self.language_combo.setCurrentIndex(max(0, self.language_combo.findData(settings.language)))
-        self._environment_lock(self.language_combo, "language")
+        lock_from_environment(settings, "language", self.language_combo)
         form.addRow("Manifest &language:", self.language_combo)
 
+    def _add_polling_rows(
+        self, form: QFormLayout, settings: Settings, tray_available: bool
+    ) -> None:
         self.poll_spin = QSpinBox()
         self.poll_spin.setObjectName("pollIntervalSpinBox")
         self.poll_spin.setRange(1, 24 * 60)
@@ -230,7 +192,7 @@ class SettingsDialog(QDialog):
         poll_row.addWidget(self.poll_spin)
         poll_row.addStretch(1)
         form.addRow("&Polling:", poll_row)
-        self._set_buddy(form, poll_row, self.poll_enabled_box)
+        set_buddy(form, poll_row, self.poll_enabled_box)
 
         self.start_hidden_box = QCheckBox("Start &hidden in the system tray")
         self.start_hidden_box.setObjectName("startHiddenCheckBox")
@@ -239,18 +201,6 @@ class SettingsDialog(QDialog):
             self.start_hidden_box.setEnabled(False)
             self.start_hidden_box.setToolTip("No system tray is available on this desktop.")
         form.addRow("Startup:", self.start_hidden_box)
-        return page
-
-    @staticmethod
-    def _set_buddy(form: QFormLayout, field: QHBoxLayout, buddy: QWidget) -> None:
-        label = form.labelForField(field)
-        if isinstance(label, QLabel):
-            label.setBuddy(buddy)
-
-    def _environment_lock(self, widget: QWidget, field: str) -> None:
-        if field in self._settings.from_environment:
-            widget.setEnabled(False)
-            widget.setToolTip(f"Set by the environment variable {_variable(field)}.")
 
     def _update_api_key_status(self) -> None:
         secrets = self._secrets
@@ -283,117 +233,6 @@ class SettingsDialog(QDialog):
         self.api_key_edit.clear()
         self._update_api_key_status()
 
-    # Database -----------------------------------------------------------------------------------
-    def _database_page(self, settings: Settings) -> QWidget:
-        page = QWidget()
-        form = QFormLayout(page)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-
-        self.embedded_radio = QRadioButton("&Embedded PostgreSQL, kept in the data folder")
-        self.embedded_radio.setObjectName("embeddedRadio")
-        self.server_radio = QRadioButton("PostgreSQL &server:")
-        self.server_radio.setObjectName("serverRadio")
-        group = QButtonGroup(page)
-        group.addButton(self.embedded_radio)
-        group.addButton(self.server_radio)
-        (self.server_radio if settings.database_url else self.embedded_radio).setChecked(True)
-        self.embedded_radio.toggled.connect(self._update_database_widgets)
-        form.addRow(self.embedded_radio)
-        form.addRow("", _hint(str(settings.embedded_database_path)))
-        form.addRow(self.server_radio)
-
-        self.database_url_edit = QLineEdit(settings.database_url or "")
-        self.database_url_edit.setObjectName("databaseUrlEdit")
-        self.database_url_edit.setPlaceholderText("postgresql://user@host:5432/dbname")
-        self.database_url_edit.setMinimumWidth(320)
-        # Asking the keyring whether a password is stored for the URL is a D-Bus round trip:
-        # once typing pauses, not on every keystroke (started before the update below runs).
-        self._password_lookup = QTimer(self, singleShot=True, interval=400)
-        self._password_lookup.timeout.connect(self._show_stored_password)
-        self.database_url_edit.textChanged.connect(self._password_lookup.start)
-        self.database_url_edit.textChanged.connect(self._update_database_widgets)
-        form.addRow("&URL:", self.database_url_edit)
-
-        self.database_password_edit = QLineEdit()
-        self.database_password_edit.setObjectName("databasePasswordEdit")
-        self.database_password_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        form.addRow("&Password:", self.database_password_edit)
-
-        self.test_button = QPushButton("&Test connection")
-        self.test_button.setObjectName("testConnectionButton")
-        self.test_button.clicked.connect(self.test_connection)
-        self.test_result = _wrapping(QLabel())
-        self.test_result.setObjectName("testConnectionLabel")
-        test_row = QHBoxLayout()
-        test_row.setContentsMargins(0, 0, 0, 0)
-        test_row.addWidget(self.test_button)
-        test_row.addWidget(self.test_result, 1)
-        form.addRow("", test_row)
-        form.addRow(
-            "",
-            _hint(
-                "The password is kept in the keyring, never in the settings file."
-                if self._keyring
-                else "Without a keyring the password is kept for this run only."
-            ),
-        )
-
-        if "database_url" in settings.from_environment:
-            for widget in (self.embedded_radio, self.server_radio, self.database_url_edit):
-                widget.setEnabled(False)
-                widget.setToolTip("Set by the environment variable MANIFEST_GUI_DATABASE_URL.")
-        return page
-
-    def _server_url(self) -> str:
-        return self.database_url_edit.text().strip()
-
-    @Slot()
-    def _update_database_widgets(self) -> None:
-        server = self.server_radio.isChecked()
-        locked = "database_url" in self._settings.from_environment
-        self.database_url_edit.setEnabled(server and not locked)
-        self.database_password_edit.setEnabled(server)
-        self.test_button.setEnabled(server and bool(self._server_url()) and not self._tester.busy)
-        if not self._password_lookup.isActive():
-            self._show_stored_password()
-
-    @Slot()
-    def _show_stored_password(self) -> None:
-        url = self._server_url()
-        if self.server_radio.isChecked() and url:
-            stored = self._secrets.get(database_entry(strip_password(url)))
-            self.database_password_edit.setPlaceholderText(
-                "Stored in the keyring · type to replace" if stored else "None stored"
-            )
-        else:
-            self.database_password_edit.setPlaceholderText("")
-
-    @Slot()
-    def test_connection(self) -> None:
-        if self._tester.busy:
-            return
-        url = _password_with_stored(
-            self._server_url(), self.database_password_edit.text(), self._secrets
-        )
-        self.test_result.setStyleSheet("")
-        self.test_result.setText("Connecting…")
-        self._tester.start("test", lambda progress: test_connection(url, progress))
-
-    @Slot(str, object)
-    def _on_test_succeeded(self, _kind: str, sentence: object) -> None:
-        self.test_result.setStyleSheet(f"color: {OK_COLOUR};")
-        self.test_result.setText(str(sentence))
-
-    @Slot(str, object, str)
-    def _on_test_failed(self, _kind: str, error: object, details: str) -> None:
-        self.test_result.setStyleSheet(f"color: {ERROR_COLOUR};")
-        if details:
-            log.error("Testing the database connection failed:\n%s", details)
-            self.test_result.setText(f"Unexpected error ({type(error).__name__}); see the log.")
-        else:
-            self.test_result.setText(str(error))
-
     # Accept -------------------------------------------------------------------------------------
     def _show_error(self, text: str) -> None:
         self.error_label.setText(text)
@@ -402,28 +241,16 @@ class SettingsDialog(QDialog):
     def new_settings(self) -> Settings:
         """The settings as the form shows them (ConfigurationError when invalid)."""
         settings = self._settings
-        changes: dict[str, Any] = {
-            "poll_enabled": self.poll_enabled_box.isChecked(),
-            "poll_minutes": self.poll_spin.value(),
-            "start_hidden": self.start_hidden_box.isChecked(),
-        }
+        new = dataclasses.replace(
+            settings,
+            poll_enabled=self.poll_enabled_box.isChecked(),
+            poll_minutes=self.poll_spin.value(),
+            start_hidden=self.start_hidden_box.isChecked(),
+        )
         if "language" not in settings.from_environment:
-            changes["language"] = self.language_combo.currentData()
-        if "database_url" not in settings.from_environment:
-            if self.server_radio.isChecked():
-                url = self._server_url()
-                if not url:
-                    raise ConfigurationError("Enter the PostgreSQL server's URL, or pick embedded.")
-                problem = url_problem(url)
-                if problem is not None:
-                    raise ConfigurationError(problem)
-                changes["database_url"] = strip_password(url)
-            else:
-                changes["database_url"] = None
-        new = dataclasses.replace(settings, **changes)
-        if self.archive_widget is not None:
-            new = self.archive_widget.apply_to(new)
-        return new.validated()
+            new = dataclasses.replace(new, language=self.language_combo.currentData())
+        new = self.database_page.apply_to(new)
+        return self.archive_widget.apply_to(new).validated()
 
     def _store_secrets(self) -> None:
         session_only = self.session_only_box.isChecked() or not self._keyring
@@ -434,19 +261,7 @@ class SettingsDialog(QDialog):
         elif self._clear_key:
             self._secrets.delete_api_key()
             log.info("The API key was cleared")
-        url = self._server_url()
-        if self.server_radio.isChecked() and url:
-            from psycopg.conninfo import conninfo_to_dict
-
-            password = self.database_password_edit.text()
-            if not password:
-                try:
-                    password = str(conninfo_to_dict(url).get("password") or "")
-                except Exception:
-                    password = ""
-            if password:
-                entry = database_entry(strip_password(url))
-                self._secrets.set(entry, password, session_only=session_only)
+        self.database_page.store_password(session_only=session_only)
 
     def accept(self) -> None:
         try:
@@ -454,7 +269,7 @@ class SettingsDialog(QDialog):
         except ConfigurationError as exc:
             self._show_error(str(exc))
             return
-        typed = self.api_key_edit.text().strip() or self.database_password_edit.text()
+        typed = self.api_key_edit.text().strip() or self.database_page.typed_secret()
         if typed and not self._keyring and not self.session_only_box.isChecked():
             # Nowhere to store it, and not allowed to keep it in memory: ask, never guess.
             self._show_error(
@@ -488,7 +303,6 @@ class SettingsDialog(QDialog):
 
     def done(self, result: int) -> None:
         # A connection test or a cache clear still running ends on its own: closing never waits.
-        self._tester.detach()
-        if self.archive_widget is not None:
-            self.archive_widget.shutdown()
+        self.database_page.shutdown()
+        self.archive_widget.shutdown()
         super().done(result)

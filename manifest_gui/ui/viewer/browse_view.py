@@ -55,6 +55,13 @@ class BrowseView(QWidget):
 
     def __init__(self, runner: QueryRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._build_tables()
+        self._build_rows(runner)
+        self._lay_out()
+        self._connect()
+        self._table: str | None = None
+
+    def _build_tables(self) -> None:
         self.tables_model = TablesModel(self)
         self.tables_proxy = QSortFilterProxyModel(self)
         self.tables_proxy.setSourceModel(self.tables_model)
@@ -77,6 +84,7 @@ class BrowseView(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
 
+    def _build_rows(self, runner: QueryRunner) -> None:
         self.search_edit = named(QLineEdit(self), "searchEdit")
         self.search_edit.setPlaceholderText("Search by hash or name")
         self.search_edit.setToolTip(
@@ -104,6 +112,7 @@ class BrowseView(QWidget):
         self.status = named(QLabel(self), "rowsStatus")
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
+    def _lay_out(self) -> None:
         # Wide enough for the table names and their counts; the search box for a name.
         metrics = self.fontMetrics()
         left = QWidget(self)
@@ -139,6 +148,7 @@ class BrowseView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
 
+    def _connect(self) -> None:
         find = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
         find.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         find.activated.connect(self.focus_search)
@@ -164,7 +174,6 @@ class BrowseView(QWidget):
         self.export_csv_button.clicked.connect(lambda: emit(self.exportRequested, "csv"))
         self.export_json_button.clicked.connect(lambda: emit(self.exportRequested, "json"))
         self.cancel_export_button.clicked.connect(self.exportCancelRequested)
-        self._table: str | None = None
 
     def focus_search(self) -> None:
         self.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)

@@ -1,0 +1,211 @@
+"""The Database page of Settings: the embedded PostgreSQL or a server's URL, its password (to the
+keyring, never the file), and a connection test that runs in a worker."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from PySide6.QtCore import QTimer, Slot
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QWidget,
+)
+
+from ..engine.database import connect, describe_url, url_problem
+from ..engine.errors import ConfigurationError
+from ..engine.progress import Progress
+from ..engine.secrets import SecretStore, database_entry
+from ..engine.settings import Settings, strip_password
+from .settings_fields import (
+    ERROR_COLOUR,
+    OK_COLOUR,
+    form_page,
+    hint,
+    lock_from_environment,
+    wrapping,
+)
+from .workers import JobRunner
+
+log = logging.getLogger(__name__)
+
+
+def _password_with_stored(url: str, password: str, secrets: SecretStore) -> str:
+    """The URL to connect with: the typed password, else the stored one."""
+    from psycopg.conninfo import make_conninfo
+
+    stripped = strip_password(url)
+    if password:
+        return make_conninfo(url, password=password)
+    stored = secrets.get(database_entry(stripped))
+    return make_conninfo(url, password=stored) if stored and stripped == url else url
+
+
+def test_connection(url: str, progress: Progress) -> str:
+    """Runs in a worker: connect, ask the server's version, return a sentence."""
+    with connect(url, autocommit=True) as conn:
+        progress.check_cancelled()
+        row = conn.execute("SHOW server_version").fetchone()
+    version = row[0] if row else "?"
+    return f"Connected to PostgreSQL {version} at {describe_url(url)}."
+
+
+class DatabaseSettingsPage(QWidget):
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: SecretStore,
+        *,
+        keyring: bool,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._settings = settings
+        self._secrets = secrets
+        self._tester = JobRunner(self, name="test-connection")
+        self._tester.succeeded.connect(self._on_test_succeeded)
+        self._tester.failed.connect(self._on_test_failed)
+        self._tester.busyChanged.connect(self._update_widgets)
+        form = form_page(self)
+
+        self.embedded_radio = QRadioButton("&Embedded PostgreSQL, kept in the data folder")
+        self.embedded_radio.setObjectName("embeddedRadio")
+        self.server_radio = QRadioButton("PostgreSQL &server:")
+        self.server_radio.setObjectName("serverRadio")
+        group = QButtonGroup(self)
+        group.addButton(self.embedded_radio)
+        group.addButton(self.server_radio)
+        (self.server_radio if settings.database_url else self.embedded_radio).setChecked(True)
+        self.embedded_radio.toggled.connect(self._update_widgets)
+        form.addRow(self.embedded_radio)
+        form.addRow("", hint(str(settings.embedded_database_path)))
+        form.addRow(self.server_radio)
+
+        self.url_edit = QLineEdit(settings.database_url or "")
+        self.url_edit.setObjectName("databaseUrlEdit")
+        self.url_edit.setPlaceholderText("postgresql://user@host:5432/dbname")
+        self.url_edit.setMinimumWidth(320)
+        # Asking the keyring whether a password is stored for the URL is a D-Bus round trip:
+        # once typing pauses, not on every keystroke (started before the update below runs).
+        self._password_lookup = QTimer(self, singleShot=True, interval=400)
+        self._password_lookup.timeout.connect(self._show_stored_password)
+        self.url_edit.textChanged.connect(self._password_lookup.start)
+        self.url_edit.textChanged.connect(self._update_widgets)
+        form.addRow("&URL:", self.url_edit)
+
+        self.password_edit = QLineEdit()
+        self.password_edit.setObjectName("databasePasswordEdit")
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        form.addRow("&Password:", self.password_edit)
+
+        self.test_button = QPushButton("&Test connection")
+        self.test_button.setObjectName("testConnectionButton")
+        self.test_button.clicked.connect(self.test_connection)
+        self.test_result = wrapping(QLabel())
+        self.test_result.setObjectName("testConnectionLabel")
+        test_row = QHBoxLayout()
+        test_row.setContentsMargins(0, 0, 0, 0)
+        test_row.addWidget(self.test_button)
+        test_row.addWidget(self.test_result, 1)
+        form.addRow("", test_row)
+        form.addRow(
+            "",
+            hint(
+                "The password is kept in the keyring, never in the settings file."
+                if keyring
+                else "Without a keyring the password is kept for this run only."
+            ),
+        )
+        self._locked = lock_from_environment(
+            settings, "database_url", self.embedded_radio, self.server_radio, self.url_edit
+        )
+        self._update_widgets()
+
+    def server_url(self) -> str:
+        return self.url_edit.text().strip()
+
+    def apply_to(self, settings: Settings) -> Settings:
+        """The settings with this page's database (ConfigurationError when it is unusable)."""
+        if self._locked:
+            return settings
+        if not self.server_radio.isChecked():
+            return dataclasses.replace(settings, database_url=None)
+        url = self.server_url()
+        if not url:
+            raise ConfigurationError("Enter the PostgreSQL server's URL, or pick embedded.")
+        problem = url_problem(url)
+        if problem is not None:
+            raise ConfigurationError(problem)
+        return dataclasses.replace(settings, database_url=strip_password(url))
+
+    def typed_secret(self) -> bool:
+        return bool(self.password_edit.text())
+
+    def store_password(self, *, session_only: bool) -> None:
+        """The typed password (or one written in the URL) to the keyring."""
+        url = self.server_url()
+        if not (self.server_radio.isChecked() and url):
+            return
+        from psycopg.conninfo import conninfo_to_dict
+
+        password = self.password_edit.text()
+        if not password:
+            try:
+                password = str(conninfo_to_dict(url).get("password") or "")
+            except Exception:
+                password = ""
+        if password:
+            entry = database_entry(strip_password(url))
+            self._secrets.set(entry, password, session_only=session_only)
+
+    @Slot()
+    def _update_widgets(self) -> None:
+        server = self.server_radio.isChecked()
+        self.url_edit.setEnabled(server and not self._locked)
+        self.password_edit.setEnabled(server)
+        self.test_button.setEnabled(server and bool(self.server_url()) and not self._tester.busy)
+        if not self._password_lookup.isActive():
+            self._show_stored_password()
+
+    @Slot()
+    def _show_stored_password(self) -> None:
+        url = self.server_url()
+        if self.server_radio.isChecked() and url:
+            stored = self._secrets.get(database_entry(strip_password(url)))
+            self.password_edit.setPlaceholderText(
+                "Stored in the keyring · type to replace" if stored else "None stored"
+            )
+        else:
+            self.password_edit.setPlaceholderText("")
+
+    @Slot()
+    def test_connection(self) -> None:
+        if self._tester.busy:
+            return
+        url = _password_with_stored(self.server_url(), self.password_edit.text(), self._secrets)
+        self.test_result.setStyleSheet("")
+        self.test_result.setText("Connecting…")
+        self._tester.start("test", lambda progress: test_connection(url, progress))
+
+    @Slot(str, object)
+    def _on_test_succeeded(self, _kind: str, sentence: object) -> None:
+        self.test_result.setStyleSheet(f"color: {OK_COLOUR};")
+        self.test_result.setText(str(sentence))
+
+    @Slot(str, object, str)
+    def _on_test_failed(self, _kind: str, error: object, details: str) -> None:
+        self.test_result.setStyleSheet(f"color: {ERROR_COLOUR};")
+        if details:
+            log.error("Testing the database connection failed:\n%s", details)
+            self.test_result.setText(f"Unexpected error ({type(error).__name__}); see the log.")
+        else:
+            self.test_result.setText(str(error))
+
+    def shutdown(self) -> None:
+        """A connection test still running ends on its own: closing never waits."""
+        self._tester.detach()
