@@ -9,16 +9,18 @@ exists now, not what a setting says.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
+from pathlib import Path
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
+    QFormLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QSizePolicy,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -35,6 +37,12 @@ def _hint(text: str) -> QLabel:
     label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
     label.setEnabled(False)  # greyed: an explanation, not a value
     return label
+
+
+def _short(path: str) -> str:
+    """A path under the home folder written with ~, as users know it."""
+    home = str(Path.home())
+    return "~" + path[len(home) :] if path.startswith(home + os.sep) else path
 
 
 class DesktopSettingsWidget(QWidget):
@@ -54,7 +62,7 @@ class DesktopSettingsWidget(QWidget):
         self.start_at_login_box.setChecked(self.autostart.is_enabled())
         login_hint = _hint(
             "It starts hidden in the system tray and keeps checking for new manifests. "
-            f"Written to {self.autostart.location()} when you press OK."
+            f"Written to {_short(self.autostart.location())} when you press OK."
         )
         login_hint.setObjectName("startAtLoginHint")
 
@@ -63,8 +71,6 @@ class DesktopSettingsWidget(QWidget):
         self.menu_button.clicked.connect(self.toggle_menu_entry)
         self.menu_status = QLabel()
         self.menu_status.setObjectName("applicationsMenuLabel")
-        self.menu_status.setWordWrap(True)
-        self.menu_status.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         menu_row = QHBoxLayout()
         menu_row.setContentsMargins(0, 0, 0, 0)
         menu_row.addWidget(self.menu_button)
@@ -76,23 +82,25 @@ class DesktopSettingsWidget(QWidget):
         self.error_label.setStyleSheet("color: #b42318;")
         self.error_label.hide()
 
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.start_at_login_box)
-        layout.addWidget(login_hint)
-        layout.addSpacing(12)
-        layout.addLayout(menu_row)
-        layout.addWidget(_hint(f"The launcher goes to {self.menu_entry.launcher}."))
-        layout.addWidget(self.error_label)
-        layout.addStretch(1)
+        form = QFormLayout(self)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        form.addRow("Login:", self.start_at_login_box)
+        form.addRow("", login_hint)
+        form.addRow("Applications menu:", menu_row)
+        form.addRow(
+            "", _hint(f"A launcher and the icons, in {_short(str(self.menu_entry.data_home))}.")
+        )
+        form.addRow("", self.error_label)
         self._show_menu_state()
 
     def _show_menu_state(self) -> None:
         if self.menu_entry.is_installed():
             self.menu_button.setText("Remove from the applications &menu")
-            self.menu_status.setText("manifest-gui is in the applications menu.")
+            self.menu_status.setText("It is in the menu.")
         else:
             self.menu_button.setText("Add to the applications &menu")
-            self.menu_status.setText("manifest-gui is not in the applications menu.")
+            self.menu_status.setText("It is not in the menu yet.")
 
     @Slot()
     def toggle_menu_entry(self) -> None:
@@ -130,17 +138,17 @@ class DesktopSettingsWidget(QWidget):
 
 
 def add_desktop_page(
-    dialog: SettingsDialog, report: Callable[[str], None]
+    dialog: SettingsDialog, report: Callable[[str, str], None]
 ) -> DesktopSettingsWidget:
     """Add the Desktop page to an opened Settings dialog; its OK writes the login entry at once
-    (a job that runs meanwhile is not waited for), and a failure is reported as a sentence."""
+    (a job that runs meanwhile is not waited for); a failure goes to report(sentence, level)."""
     page = DesktopSettingsWidget(parent=dialog)
     dialog.add_tab(page, "Des&ktop")
 
     def apply() -> None:
         problem = page.apply()
         if problem is not None:
-            report(f"Start at login was not changed: {problem}")
+            report(f"Start at login was not changed: {problem}", "error")
 
     dialog.accepted.connect(apply)
     return page

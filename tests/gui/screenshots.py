@@ -7,7 +7,8 @@ Run under a virtual display with a tray host, for example:
                .venv/bin/python -m tests.gui.screenshots'
 
 It starts the fake Bungie.net and a throwaway PostgreSQL, loads generated manifests through the
-window and writes resources/screenshots/{idle,loading,failed,settings,tray-menu}.png.
+window and writes resources/screenshots/{idle,loading,failed,settings,settings-desktop,tray-menu}.png.
+Release news adds whats-new, whats-new-section, viewer-detail-icon and settings-notifications.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ from manifest_gui.app import Application  # noqa: E402
 from manifest_gui.engine.secrets import SecretStore  # noqa: E402
 from manifest_gui.engine.settings import Settings  # noqa: E402
 from tests.gui.conftest import MemoryKeyring, quick_service  # noqa: E402
+from tests.gui.screenshots_whats_new import (  # noqa: E402
+    notifications_settings_shot,
+    whats_new_shots,
+)
 from tests.support.bungie_server import BungieServer, error_envelope  # noqa: E402
 from tests.support.manifest_factory import ManifestFactory  # noqa: E402
 from tests.support.postgres import start_server  # noqa: E402
@@ -110,6 +115,7 @@ def main() -> int:
     big = factory.generate(seed=13, rows=60_000)
 
     with BungieServer() as bungie, start_server("pg15") as pg:
+        bungie.any_icon = True  # the generated definitions name random icons
         bungie.publish(factory.content_file(first))
         secrets = SecretStore()  # the OS keyring when there is one (gnome-keyring under dbus)
         if not secrets.keyring_available():
@@ -146,6 +152,7 @@ def main() -> int:
         assert run(app.check_and_load) == "ok"
         assert run(app.check) == "ok"
         settle()
+        whats_new_shots(app, save, wait_until, settle)  # then back on the Manifest page
         save(window, "idle")
 
         # Loading: a big release through Check & Load, caught with the load bar part-way.
@@ -168,6 +175,10 @@ def main() -> int:
         dialog = app.open_settings()
         settle()
         save(dialog, "settings")
+        notifications_settings_shot(dialog, save, settle)
+        dialog.tabs.setCurrentWidget(dialog.findChild(QWidget, "desktopSettings"))
+        settle()
+        save(dialog, "settings-desktop")
         dialog.reject()
 
         # The tray menu, next to the tray icon.

@@ -451,17 +451,18 @@ def test_the_menu_button_adds_and_removes_the_launcher(
     launcher = isolated_env.data / "applications" / "manifest-gui.desktop"
     button = widget.findChild(QPushButton, "applicationsMenuButton")
     label = widget.findChild(QLabel, "applicationsMenuLabel")
-    assert "not in the applications menu" in label.text()
+    assert label.text() == "It is not in the menu yet."
     assert button.text().replace("&", "") == "Add to the applications menu"
     button.click()
     assert launcher.is_file()
     assert (
         isolated_env.data / "icons" / "hicolor" / "256x256" / "apps" / "manifest-gui.png"
     ).is_file()
-    assert label.text() == "manifest-gui is in the applications menu."
+    assert label.text() == "It is in the menu."
+    assert button.text().replace("&", "") == "Remove from the applications menu"
     button.click()
     assert not launcher.exists()
-    assert "not in the applications menu" in label.text()
+    assert label.text() == "It is not in the menu yet."
 
 
 def test_a_failed_write_is_a_sentence_on_the_page(qtbot: Any, tmp_path: Path) -> None:
