@@ -7,7 +7,8 @@ Run under a virtual display with a tray host, for example:
                .venv/bin/python -m tests.gui.screenshots'
 
 It starts the fake Bungie.net and a throwaway PostgreSQL, loads generated manifests through the
-window and writes resources/screenshots/{idle,loading,failed,settings,settings-desktop,tray-menu}.png.
+window and writes resources/screenshots/{idle,loading,failed,settings,tray-menu}.png and
+settings-desktop.png (the Desktop page of Settings).
 Release news adds whats-new, whats-new-section, viewer-detail-icon and settings-notifications.
 """
 
@@ -176,7 +177,9 @@ def main() -> int:
         settle()
         save(dialog, "settings")
         notifications_settings_shot(dialog, save, settle)
-        dialog.tabs.setCurrentWidget(dialog.findChild(QWidget, "desktopSettings"))
+        desktop_page = dialog.findChild(QWidget, "desktopSettings")
+        assert desktop_page is not None
+        dialog.tabs.setCurrentWidget(desktop_page)
         settle()
         save(dialog, "settings-desktop")
         dialog.reject()
