@@ -43,7 +43,7 @@ from .archive_names import (
 )
 from .archive_transfer import Submit, run_transfer
 from .cache import SQLITE_SUFFIX, manifest_stem
-from .datadir import require_writable_folder
+from .datadir import partial_file, require_writable_folder
 from .errors import ArchiveError, CancelledError
 from .progress import Progress
 from .settings import Settings
@@ -311,9 +311,8 @@ class S3Archive:
                 "it was not loaded."
             )
         require_writable_folder(destination.parent, "folder for the download")
-        partial = destination.with_name(destination.name + ".part")
         progress.start("download", archived.size, "bytes", archived.name)
-        try:
+        with partial_file(destination) as partial:
             done = self._transfer(
                 progress,
                 lambda manager, subscriber: manager.download(
@@ -327,9 +326,6 @@ class S3Archive:
                     f"The archived {archived.name} does not match its sha256 checksum (corrupt "
                     "or changed in the bucket); it was not loaded."
                 )
-            os.replace(partial, destination)
-        finally:
-            partial.unlink(missing_ok=True)
         return archived
 
     # Internals ---------------------------------------------------------------------------

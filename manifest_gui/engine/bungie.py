@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import shutil
 import socket
 import threading
@@ -25,7 +24,7 @@ import requests
 
 from .. import __version__
 from .cancellable_http import CancellableAdapter, abort_on_cancel, cancellable
-from .datadir import disk_full, is_disk_full, unusable_folder
+from .datadir import disk_full, is_disk_full, partial_file, unusable_folder
 from .errors import (
     ApiKeyError,
     BungieError,
@@ -316,49 +315,33 @@ class BungieClient:
                 _require_free_space(destination.parent, total, name)
             progress.start("download", total, "bytes", name)
             stop_reading = abort_on_cancel(reply, progress)
-            progress_done = 0
-            # Should a server compress anyway, Content-Length and progress count wire bytes.
-            encoded = reply.headers.get("Content-Encoding", "identity").lower() != "identity"
-            partial = destination.with_name(destination.name + ".part")
             try:
-                with open(partial, "wb") as out:
-                    for chunk in reply.iter_content(CHUNK):
-                        progress.check_cancelled()
-                        out.write(chunk)
-                        progress_done = reply.raw.tell() if encoded else progress_done + len(chunk)
-                        progress.update(progress_done)
-                progress.check_cancelled()
-                if total is not None and progress_done != total:
-                    raise _TransientError(
-                        f"The download of {name} was cut short ({progress_done:,} of {total:,} "
-                        "bytes)."
-                    )
-                os.replace(partial, destination)
+                with partial_file(destination) as partial:
+                    progress_done = _write_body(reply, partial, progress)
+                    progress.check_cancelled()
+                    if total is not None and progress_done != total:
+                        raise _TransientError(
+                            f"The download of {name} was cut short ({progress_done:,} of "
+                            f"{total:,} bytes)."
+                        )
             except requests.exceptions.ChunkedEncodingError:
-                partial.unlink(missing_ok=True)
                 progress.check_cancelled()
-                # What arrived before the break, also when it was less than one chunk.
-                progress_done = max(progress_done, _bytes_received(reply))
                 expected = f"{total:,}" if total is not None else "?"
                 raise _TransientError(
-                    f"The download of {name} was cut short ({progress_done:,} of {expected} bytes)."
+                    f"The download of {name} was cut short ({_bytes_received(reply):,} of "
+                    f"{expected} bytes)."
                 ) from None
             except requests.RequestException as exc:
-                partial.unlink(missing_ok=True)
                 progress.check_cancelled()
                 raise NetworkError(
-                    f"The download of {name} failed after {progress_done:,} bytes: "
+                    f"The download of {name} failed after {_bytes_received(reply):,} bytes: "
                     f"{describe_network_error(exc, self.host)}"
                 ) from None
             except OSError as exc:
-                partial.unlink(missing_ok=True)
                 progress.check_cancelled()  # a cancel shuts the socket: not a disk problem
                 if is_disk_full(exc):
                     raise disk_full(f"downloading {name}", destination.parent, cause=exc) from None
                 raise unusable_folder(destination.parent, exc, "download folder") from None
-            except BaseException:
-                partial.unlink(missing_ok=True)
-                raise
             finally:
                 stop_reading()
         progress.finish(progress_done)
@@ -413,6 +396,20 @@ def _retry_note(error: Exception, wait: float, next_try: int, tries: int) -> str
             f"of {tries}."
         )
     return f"{error} Trying again in {wait:.0f} s (try {next_try} of {tries})."
+
+
+def _write_body(reply: requests.Response, partial: Path, progress: Progress) -> int:
+    """Stream the answer's body into `partial`; return the bytes received. Should a server
+    compress anyway, Content-Length and progress count wire bytes."""
+    encoded = reply.headers.get("Content-Encoding", "identity").lower() != "identity"
+    done = 0
+    with open(partial, "wb") as out:
+        for chunk in reply.iter_content(CHUNK):
+            progress.check_cancelled()
+            out.write(chunk)
+            done = reply.raw.tell() if encoded else done + len(chunk)
+            progress.update(done)
+    return done
 
 
 def _bytes_received(reply: requests.Response) -> int:

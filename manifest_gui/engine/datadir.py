@@ -12,6 +12,7 @@ import errno
 import os
 import shutil
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import ManifestGuiError
@@ -35,6 +36,20 @@ class DiskFullError(ManifestGuiError):
     def __init__(self, message: str, path: Path) -> None:
         super().__init__(message)
         self.path = path
+
+
+@contextlib.contextmanager
+def partial_file(destination: Path) -> Iterator[Path]:
+    """A `.part` file beside `destination` to write into: moved into place when the block
+    succeeds, removed when it fails in any way (a full disk, a cancel, Ctrl+C), so no
+    half-written file is ever left under the final name or beside it."""
+    partial = destination.with_name(destination.name + ".part")
+    try:
+        yield partial
+        os.replace(partial, destination)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def is_disk_full(exc: BaseException) -> bool:

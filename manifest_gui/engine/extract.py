@@ -11,7 +11,6 @@ file, and move that into place. The `.part` file is removed on any failure, in o
 
 from __future__ import annotations
 
-import os
 import shutil
 import zipfile
 import zlib
@@ -19,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
-from .datadir import disk_full, is_disk_full, unusable_folder
+from .datadir import disk_full, is_disk_full, partial_file, unusable_folder
 from .errors import BadManifestFileError
 from .progress import Progress
 
@@ -46,7 +45,7 @@ def extract_content(archive: Path, destination: Path, progress: Progress) -> Pat
         folder = _prepare_folder(destination.parent)
         _require_space(name, member, folder)
         progress.start("extract", member.file_size, "bytes", member.filename)
-        with _extraction_errors(name, member, folder), _partial_file(destination) as partial:
+        with _extraction_errors(name, member, folder), partial_file(destination) as partial:
             done = _inflate(name, zip_file, member, partial, progress)
     progress.finish(done)
     return destination
@@ -100,19 +99,6 @@ def _require_space(name: str, member: zipfile.ZipInfo, folder: Path) -> None:
             f"{member.compress_size:,}; refusing it."
         )
     raise disk_full(f"extracting {name}", folder, declared + DISK_MARGIN)
-
-
-@contextmanager
-def _partial_file(destination: Path) -> Iterator[Path]:
-    """A `.part` file beside `destination`: moved into place when the block succeeds, removed
-    when it fails in any way (a cancel and Ctrl+C included)."""
-    partial = destination.with_name(destination.name + ".part")
-    try:
-        yield partial
-        os.replace(partial, destination)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
 
 
 def _inflate(
