@@ -57,3 +57,11 @@ BEGIN;
 INSERT INTO manifest.t_schema_version (version, name) VALUES (6, '006_release_notes.sql');
 COMMIT;
 \endif
+
+SELECT NOT EXISTS (SELECT 1 FROM manifest.t_schema_version WHERE version = 7) AS apply_007 \gset
+\if :apply_007
+BEGIN;
+\ir 007_changed_load.sql
+INSERT INTO manifest.t_schema_version (version, name) VALUES (7, '007_changed_load.sql');
+COMMIT;
+\endif

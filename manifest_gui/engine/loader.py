@@ -8,34 +8,35 @@ the stage (updates, deletes, history) and counts. A failure or cancel rolls the 
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import json
 import logging
 import math
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psycopg
 
 from .database import LOAD_LOCK, ensure_schema
 from .db_errors import DatabaseTask, database_error
-from .errors import BadManifestFileError, LoadInProgressError
+from .errors import LoadInProgressError
 from .progress import Progress
-from .source import Key, ManifestSource, SourceTable
+from .row_stream import send_rows
+from .source import ManifestSource
 
 log = logging.getLogger(__name__)
 
-BATCH_BYTES = 1 << 20  # flush COPY data and poll cancel about every MiB
-BATCH_ROWS = 2000
-_ABSENT = object()
 MATERIALIZED_VIEWS = (
     "mv_activity_definitions",
     "mv_class_definitions",
     "mv_historical_stats_definitions",
 )
+# The one t_manifest table each view reads (its WHERE table_name = ...).
+VIEW_TABLES = {
+    "mv_activity_definitions": "DestinyActivityDefinition",
+    "mv_class_definitions": "DestinyClassDefinition",
+    "mv_historical_stats_definitions": "DestinyHistoricalStatsDefinition",
+}
 # A load gives up on a lock after this long at most; the environment may shorten it.
 LOCK_TIMEOUT_ENVIRONMENT = "MANIFEST_GUI_LOCK_TIMEOUT"
 MAX_LOCK_WAIT_SECONDS = 60.0
@@ -68,27 +69,6 @@ class LoadResult:
             "deletes": self.deletes,
             "seconds": round(self.seconds, 3),
         }
-
-
-def _copy_escape(data: bytes) -> bytes:
-    """Escape for COPY's text format (JSON text has no NUL; tabs/newlines only as whitespace)."""
-    if b"\\" in data:
-        data = data.replace(b"\\", b"\\\\")
-    if b"\n" in data or b"\r" in data or b"\t" in data:
-        data = data.replace(b"\n", b"\\n").replace(b"\r", b"\\r").replace(b"\t", b"\\t")
-    return data
-
-
-def _pk_text(key: Key) -> bytes:
-    """pk by the key's own type: a table can switch between id and key columns across
-    releases, and the rows it had before keep the pk they were stored with."""
-    if isinstance(key, int):
-        return b'{"id": %d}' % key
-    return _copy_escape(json.dumps({"key": key}, ensure_ascii=False).encode("utf-8"))
-
-
-def _digest_text(digest: bytes) -> bytes:
-    return b"\\\\x" + digest.hex().encode()
 
 
 def lock_wait_seconds() -> float:
@@ -140,11 +120,11 @@ def load_manifest(
             if current is not None:
                 return LoadResult(False, current, version, path)
             manifest_id = _insert_version(conn, version, path, language)
-            _copy_changes(conn, source, manifest_id, progress)
+            changed_tables = _copy_changes(conn, source, manifest_id, progress)
             log.info("Copied rows in %.2f s", time.monotonic() - started)
             counts = _apply_stage(conn, manifest_id, progress)
             log.info("Applied the stage at %.2f s", time.monotonic() - started)
-            _refresh_views(conn, progress)
+            _refresh_views(conn, progress, changed_tables)
             seconds = time.monotonic() - started
             log.info("Refreshed views at %.2f s", seconds)
             _make_current(conn, manifest_id, source.total_rows, counts, seconds)
@@ -201,15 +181,14 @@ def _current_id(conn: psycopg.Connection, version: str, path: str) -> int | None
 
 def _copy_changes(
     conn: psycopg.Connection, source: ManifestSource, manifest_id: int, progress: Progress
-) -> None:
-    """New rows into t_manifest, changed and removed ones into the stage."""
+) -> set[str] | None:
+    """Every row into an empty t_manifest, else new, changed and removed ones into the stage.
+    Returns the tables whose live rows change (None: a first load, where all may)."""
     conn.execute("TRUNCATE manifest.t_manifest_stage")
     deferred_indexes = _drop_indexes_when_empty(conn)
     progress.start("load", source.total_rows, "rows")
-    done = 0
-    for table in source.tables:
-        done = _load_table(conn, source, table, manifest_id, progress, done)
-    _stage_removed_tables(conn, source, progress)
+    into_empty = deferred_indexes is not None
+    changed_tables = send_rows(conn, source, manifest_id, progress, into_empty=into_empty)
     # Every row is read: say so now (not throttled away), so the window shows a busy bar
     # while PostgreSQL builds indexes and applies the changes, not a bar stuck at 99%.
     progress.update(source.total_rows, force=True)
@@ -218,6 +197,7 @@ def _copy_changes(
         for definition in deferred_indexes:
             progress.check_cancelled()
             conn.execute(definition)
+    return None if into_empty else changed_tables
 
 
 def _apply_stage(
@@ -237,7 +217,7 @@ def _apply_stage(
 # A view can be refreshed CONCURRENTLY, which never waits for its readers, when it holds data
 # and has a unique index on plain columns over all rows (a view a DBA kept from before may not).
 _REFRESHABLE_VIEWS = """
-SELECT v.matviewname,
+SELECT v.matviewname, v.ispopulated,
        v.ispopulated AND EXISTS (
            SELECT 1 FROM pg_index i
             WHERE i.indrelid = format('%%I.%%I', v.schemaname, v.matviewname)::regclass
@@ -248,12 +228,20 @@ SELECT v.matviewname,
 """
 
 
-def _refresh_views(conn: psycopg.Connection, progress: Progress) -> None:
+def _refresh_views(
+    conn: psycopg.Connection, progress: Progress, changed_tables: set[str] | None
+) -> None:
     """Refresh the materialized views CONCURRENTLY where they allow it: a plain refresh needs
     an ACCESS EXCLUSIVE lock, which a reader idle in its transaction after reading the view
-    holds off for as long as it likes."""
+    holds off for as long as it likes. A view whose table this load leaves as it was (in a
+    weekly release, most often two of the three) keeps its rows: a concurrent refresh of
+    the activity view alone costs more than the rest of a changed load's database work."""
     names = list(MATERIALIZED_VIEWS)
-    for view, concurrent_ok in conn.execute(_REFRESHABLE_VIEWS, (names, names)).fetchall():
+    for view, populated, concurrent_ok in conn.execute(
+        _REFRESHABLE_VIEWS, (names, names)
+    ).fetchall():
+        if populated and changed_tables is not None and VIEW_TABLES[view] not in changed_tables:
+            continue
         progress.check_cancelled()
         how = (
             "REFRESH MATERIALIZED VIEW CONCURRENTLY {}"
@@ -280,13 +268,13 @@ def _make_current(
     )
 
 
-def _drop_indexes_when_empty(conn: psycopg.Connection) -> list[bytes]:
+def _drop_indexes_when_empty(conn: psycopg.Connection) -> list[bytes] | None:
     """A first load into an empty t_manifest builds its indexes once at the end, which is
     cheaper than maintaining them row by row. Returns the CREATE INDEX statements to run after
-    the COPY (from the catalog, so indexes added by later schema files are included); the drop
-    and the rebuild are part of the load's transaction."""
+    the COPY (from the catalog, so indexes added by later schema files are included), or None
+    when the table has rows; the drop and the rebuild are part of the load's transaction."""
     if conn.execute("SELECT EXISTS (SELECT 1 FROM manifest.t_manifest)").fetchone() != (False,):
-        return []
+        return None
     rows = conn.execute(
         """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
              FROM pg_index i
@@ -316,151 +304,3 @@ def _insert_version(conn: psycopg.Connection, version: str, path: str, language:
     ).fetchone()
     assert row is not None
     return int(row[0])
-
-
-def _live_digests(conn: psycopg.Connection, table_name: str) -> dict[Key, bytes | None]:
-    with conn.cursor() as cur:
-        cur.execute(
-            """SELECT pk ->> 'id', pk ->> 'key', json_digest FROM manifest.t_manifest
-                WHERE table_name = %s AND deleted IS NULL""",
-            (table_name,),
-        )
-        known: dict[Key, bytes | None] = {}
-        for id_text, key_text, digest in cur:
-            known[int(id_text) if id_text is not None else key_text] = digest
-        return known
-
-
-def _load_table(
-    conn: psycopg.Connection,
-    source: ManifestSource,
-    table: SourceTable,
-    manifest_id: int,
-    progress: Progress,
-    done: int,
-) -> int:
-    """COPY the table's new rows into t_manifest and its changes into the stage; return the
-    rows done so far."""
-    progress.check_cancelled()
-    known = _live_digests(conn, table.name)
-    name = _copy_escape(table.name.encode("utf-8"))
-    prefix = b"%d\t%s\t" % (manifest_id, name)
-    changed: list[Key] = []
-    buffer: list[bytes] = []
-    buffered = 0
-    with (
-        conn.cursor() as cur,
-        cur.copy(
-            "COPY manifest.t_manifest (created_by, table_name, pk, json, json_digest) FROM STDIN"
-        ) as copy,
-    ):
-        last_key: object = _ABSENT
-        for key, blob in source.rows(table):
-            # Rows come in key order, so a key given twice shows as two equal neighbours.
-            if key == last_key:
-                raise BadManifestFileError(
-                    f"The manifest's table {table.name} has the key {key!r} twice."
-                )
-            last_key = key
-            digest = hashlib.md5(blob, usedforsecurity=False).digest()
-            previous = known.pop(key, _ABSENT)
-            if previous is _ABSENT:
-                line = b"".join(
-                    (
-                        prefix,
-                        _pk_text(key),
-                        b"\t",
-                        _copy_escape(blob),
-                        b"\t",
-                        _digest_text(digest),
-                        b"\n",
-                    )
-                )
-                buffer.append(line)
-                buffered += len(line)
-            elif previous != digest:
-                changed.append(key)
-            done += 1
-            if buffered >= BATCH_BYTES or done % BATCH_ROWS == 0:
-                if buffer:
-                    copy.write(b"".join(buffer))
-                    buffer.clear()
-                    buffered = 0
-                progress.check_cancelled()
-                progress.update(done, detail=table.name)
-        if buffer:
-            copy.write(b"".join(buffer))
-    progress.check_cancelled()
-    removed = list(known)  # live before, absent now
-    if changed or removed:
-        _stage(
-            conn,
-            name,
-            ((key, source.row(table, key)) for key in changed),
-            removed,
-            progress,
-        )
-    progress.update(done, detail=table.name)
-    return done
-
-
-def _stage_removed_tables(
-    conn: psycopg.Connection, source: ManifestSource, progress: Progress
-) -> None:
-    """Tables the new manifest no longer has: every live row of theirs is removed."""
-    present = {table.name for table in source.tables}
-    rows = conn.execute(
-        "SELECT DISTINCT table_name FROM manifest.t_manifest WHERE deleted IS NULL"
-    ).fetchall()
-    for (table_name,) in rows:
-        if table_name in present:
-            continue
-        progress.check_cancelled()
-        removed = list(_live_digests(conn, table_name))
-        _stage(conn, _copy_escape(table_name.encode("utf-8")), iter(()), removed, progress)
-
-
-def _stage(
-    conn: psycopg.Connection,
-    name: bytes,
-    changed: Iterator[tuple[Key, bytes]],
-    removed: list[Key],
-    progress: Progress,
-) -> None:
-    """Changed rows with their JSON, removed keys without."""
-    buffer: list[bytes] = []
-    buffered = 0
-    with (
-        conn.cursor() as cur,
-        cur.copy(
-            "COPY manifest.t_manifest_stage (table_name, pk, json, json_digest) FROM STDIN"
-        ) as copy,
-    ):
-        lines = itertools.chain(
-            (
-                b"".join(
-                    (
-                        name,
-                        b"\t",
-                        _pk_text(key),
-                        b"\t",
-                        _copy_escape(blob),
-                        b"\t",
-                        _digest_text(hashlib.md5(blob, usedforsecurity=False).digest()),
-                        b"\n",
-                    )
-                )
-                for key, blob in changed
-            ),
-            (b"".join((name, b"\t", _pk_text(key), b"\t\\N\t\\N\n")) for key in removed),
-        )
-        for line in lines:
-            buffer.append(line)
-            buffered += len(line)
-            if buffered >= BATCH_BYTES:
-                copy.write(b"".join(buffer))
-                buffer.clear()
-                buffered = 0
-                progress.check_cancelled()
-        if buffer:
-            copy.write(b"".join(buffer))

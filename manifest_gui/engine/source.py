@@ -36,7 +36,7 @@ class SourceTable:
 class ManifestSource:
     """A read-only view of one manifest SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, tables: list[SourceTable] | None = None) -> None:
         self.path = path
         try:
             if not is_sqlite_file(path):
@@ -46,6 +46,9 @@ class ManifestSource:
         uri = path.resolve().as_uri() + "?mode=ro&immutable=1"
         self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self._conn.text_factory = bytes
+        if tables is not None:
+            self.tables = tables
+            return
         try:
             self.tables = self._discover()
         except sqlite3.DatabaseError as exc:
@@ -62,6 +65,10 @@ class ManifestSource:
 
     def close(self) -> None:
         self._conn.close()
+
+    def reopened(self) -> ManifestSource:
+        """The same file and tables through a connection of its own, for another thread."""
+        return ManifestSource(self.path, tables=self.tables)
 
     def __enter__(self) -> ManifestSource:
         return self

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from manifest_gui.engine.database import connect
 from manifest_gui.engine.embedded import EmbeddedPostgres
-from manifest_gui.engine.loader import _copy_escape, _pk_text
+from manifest_gui.engine.row_stream import copy_escape, pk_text
 from manifest_gui.engine.source import ManifestSource
 from tests.support.manifest_factory import FULL_SIZE_ROWS, generate_manifest
 
@@ -75,7 +75,7 @@ def floor(url: str, sqlite_path: Path) -> float:
             cur.copy("COPY public.bench_floor FROM STDIN") as copy,
         ):
             for table in source.tables:
-                name = _copy_escape(table.name.encode())
+                name = copy_escape(table.name.encode())
                 buffer: list[bytes] = []
                 size = 0
                 for key, blob in source.rows(table):
@@ -83,9 +83,9 @@ def floor(url: str, sqlite_path: Path) -> float:
                         (
                             name,
                             b"\t",
-                            _pk_text(key),
+                            pk_text(key),
                             b"\t",
-                            _copy_escape(blob),
+                            copy_escape(blob),
                             b"\n",
                         )
                     )
