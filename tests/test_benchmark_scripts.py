@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.benchmarks import gui_heartbeat, load, viewer, whats_new
+from tests.benchmarks import gui_heartbeat, load, notes, viewer, whats_new
 from tests.gui.conftest import OFFSCREEN_LIMITS
 from tests.support.postgres import PostgresServer
 
@@ -32,8 +32,9 @@ def embedded_url(embedded_pg_server: PostgresServer) -> Iterator[str]:
         (gui_heartbeat, ["first load (Check & Load)", "next version, ~3% changed"]),
         (viewer, ["hash lookup", "first rows of the largest table"]),
         (whats_new, ["notes shown", "first view of the notes after a ~3% changed load"]),
+        (notes, ["notes, current vs previous (service call)", "notes backwards, v2 -> v1"]),
     ],
-    ids=["load", "gui_heartbeat", "viewer", "whats_new"],
+    ids=["load", "gui_heartbeat", "viewer", "whats_new", "notes"],
 )
 def test_benchmark_script_runs(
     qapp: Any,

@@ -1,17 +1,14 @@
 """Release notes: what one loaded version changed against another, from the database's history.
 
-t_manifest keeps each definition's latest JSON with the versions that created, last changed
-and removed it; t_manifest_history keeps the JSON a row had before each change or removal. So
-the JSON of a key at version V is the `json_before` of its first history entry after V, or
-else the JSON of its row that was live at V. Notes between two versions take every key that
-some version in between created, changed or removed, read its state at both ends in one
-query (sql/006_release_notes.sql indexes removed rows by key for it), and compare:
+notes_query.py finds, in one query, every key whose state differs between the two versions
+(by default the current one and the one loaded before it). From those:
 
 - counts: per table, keys there only at the end (added), only at the start (removed), and
   there at both with different JSON (changed). Between two consecutive loads these are the
   load's own insert, update and delete counts.
-- entries: the same keys in the section tables, classified and diffed leaf by leaf in Python
-  (only their JSON travels), with noise (`index`, image paths) counted but not listed.
+- entries: the keys of the section tables, classified (notes_sections.py) and diffed leaf by
+  leaf (notes_diff.py), with noise (`index`, image paths) counted but not listed; stat changes
+  and hashes of loaded definitions get names beside them.
 
 Everything is read in one REPEATABLE READ transaction, so a load committing meanwhile cannot
 mix two states.
@@ -23,7 +20,6 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -39,9 +35,9 @@ from .notes_model import (
     TableCounts,
     VersionRef,
 )
+from .notes_query import Differs, differing_keys
 from .notes_sections import (
     KIND_ORDER,
-    SECTION_TABLES,
     SECTIONS,
     STAT,
     display_icon,
@@ -60,54 +56,6 @@ Watch = Callable[[Entry], bool]
 
 class UnknownVersionError(ManifestGuiError):
     """A version ID that the database does not hold, or no version at all."""
-
-
-# The JSON of key k at version {v}, or NULL when k was not live then. Live and removed rows
-# are looked up separately so that each lookup uses its partial index.
-_STATE_AT = """(SELECT coalesce(
-           (SELECT h.json_before FROM manifest.t_manifest_history h
-             WHERE h.pk = k.pk AND h.table_name = k.table_name AND h.manifest_id > {v}
-             ORDER BY h.manifest_id, h.change DESC LIMIT 1),
-           r.json)
-      FROM (SELECT m.json, m.created_by, m.deleted_by FROM manifest.t_manifest m
-             WHERE m.pk = k.pk AND m.table_name = k.table_name AND m.deleted IS NULL
-            UNION ALL
-            SELECT m.json, m.created_by, m.deleted_by FROM manifest.t_manifest m
-             WHERE m.pk = k.pk AND m.table_name = k.table_name AND m.deleted IS NOT NULL) r
-     WHERE r.created_by <= {v} AND (r.deleted_by IS NULL OR r.deleted_by > {v})
-     LIMIT 1)"""
-
-_CHANGED_KEYS = f"""
-WITH touched AS (
-    SELECT table_name, pk FROM manifest.t_manifest
-     WHERE created_by > %(low)s AND created_by <= %(high)s
-    UNION
-    SELECT table_name, pk FROM manifest.t_manifest_history
-     WHERE manifest_id > %(low)s AND manifest_id <= %(high)s
-), states AS MATERIALIZED (
-    SELECT k.table_name::text AS table_name, k.pk,
-           {_STATE_AT.format(v="%(start)s")} AS before,
-           {_STATE_AT.format(v="%(end)s")} AS after
-      FROM touched k
-)
-SELECT table_name, pk, before IS NOT NULL, after IS NOT NULL,
-       CASE WHEN table_name = ANY(%(sections)s) THEN before END,
-       CASE WHEN table_name = ANY(%(sections)s) THEN after END
-  FROM states
- WHERE before IS DISTINCT FROM after
-"""  # noqa: S608 - fixed text; every value is a parameter
-
-
-@dataclass(frozen=True, slots=True)
-class _Differs:
-    """A key whose JSON differs between the two versions (JSON only for section tables)."""
-
-    table: str
-    pk: dict[str, Any]
-    was_live: bool
-    is_live: bool
-    before: Any
-    after: Any
 
 
 def _version_ref(conn: psycopg.Connection, manifest_id: int) -> VersionRef:
@@ -146,19 +94,7 @@ def resolve_versions(
     return (None if previous is None else _version_ref(conn, int(previous))), end
 
 
-def _differing_keys(conn: psycopg.Connection, start: int, end: int) -> list[_Differs]:
-    params = {
-        "low": min(start, end),
-        "high": max(start, end),
-        "start": start,
-        "end": end,
-        "sections": sorted(SECTION_TABLES),
-    }
-    rows = conn.execute(_CHANGED_KEYS, params).fetchall()
-    return [_Differs(*row) for row in rows]
-
-
-def _counts(keys: Iterable[_Differs]) -> dict[str, TableCounts]:
+def _counts(keys: Iterable[Differs]) -> dict[str, TableCounts]:
     tally: dict[str, list[int]] = {}
     for key in keys:
         counts = tally.setdefault(key.table, [0, 0, 0])
@@ -240,11 +176,11 @@ class _Candidate:
 
     section: str
     kind: EntryKind
-    key: _Differs
+    key: Differs
     leaves: tuple[Leaf, ...] = ()
 
 
-def _candidates(keys: Iterable[_Differs], include_art: bool) -> list[_Candidate]:
+def _candidates(keys: Iterable[Differs], include_art: bool) -> list[_Candidate]:
     found = []
     for key in keys:
         shown = key.after if key.is_live else key.before
@@ -254,7 +190,7 @@ def _candidates(keys: Iterable[_Differs], include_art: bool) -> list[_Candidate]
         kind = entry_kind(key.before if key.was_live else None, shown if key.is_live else None)
         leaves: tuple[Leaf, ...] = ()
         if kind is EntryKind.CHANGED:
-            leaves = tuple(leaf_changes(key.before, key.after))
+            leaves = tuple(leaf_changes(key.changed_before, key.changed_after))
             if all(is_noise(leaf, include_art=include_art) for leaf in leaves):
                 continue  # counted, not listed
         found.append(_Candidate(section, kind, key, leaves))
@@ -280,7 +216,7 @@ def _entry(candidate: _Candidate, labels: _Labels) -> Entry:
     )
 
 
-def _sections(conn: psycopg.Connection, keys: list[_Differs], include_art: bool) -> list[Section]:
+def _sections(conn: psycopg.Connection, keys: list[Differs], include_art: bool) -> list[Section]:
     candidates = _candidates(keys, include_art)
     labels = _Labels(conn, (leaf for c in candidates for leaf in c.leaves))
     by_section: dict[str, list[Entry]] = {spec.key: [] for spec in SECTIONS}
@@ -335,7 +271,7 @@ def build_release_notes(
                 include_art=include_art,
             )
         else:
-            keys = _differing_keys(conn, start.manifest_id, end.manifest_id)
+            keys = differing_keys(conn, start.manifest_id, end.manifest_id)
             notes = ReleaseNotes(
                 start,
                 end,

@@ -114,7 +114,8 @@ def test_notes_list_exactly_the_known_differences(
     assert [section.key for section in notes.sections] == SECTION_KEYS
     expected = dict(EXPECTED_V1_TO_V2)
     expected["perks"] = [
-        ("changed", scenario.perk_changed, scenario.perk_names[scenario.perk_changed])
+        ("changed", scenario.perk_changed, scenario.perk_names[scenario.perk_changed]),
+        ("removed", scenario.perk_before, scenario.perk_names[scenario.perk_before]),
     ]
     assert _entries(notes) == expected
     # Every changed table, noise included (the mod's index, the emblem's images), and the
@@ -126,7 +127,7 @@ def test_notes_list_exactly_the_known_differences(
         sc.ITEM: TableCounts(4, 8, 1),
         sc.LORE: TableCounts(0, 1, 0),
         sc.RECORD: TableCounts(0, 1, 0),
-        sc.PERK: TableCounts(0, 1, 0),
+        sc.PERK: TableCounts(0, 1, 1),
         sc.VENDOR: TableCounts(1, 0, 0),
     }
     # ... exactly as the load recorded them.
@@ -266,6 +267,11 @@ def test_notes_across_several_loads_and_backwards(
         rpm = _entry(across, sc.WEAPON).changes[-1]
         assert (rpm.path, rpm.before, rpm.after) == (f"stats.stats.{scenario.rpm}.value", 120, 150)
         assert across.counts[sc.ITEM] == TableCounts(3, 9, 0)
+        # Changed and changed back: nothing to count or list. Changed twice: one change.
+        assert sc.RECORD not in across.counts and sc.LORE not in across.counts
+        assert _entries(across)["records"] == []
+        assert across.counts[sc.HISTORICAL] == TableCounts(0, 1, 0)
+        assert _entries(latest)["records"] == [("changed", sc.RECORD_CHANGED, "Flawless")]
 
         # Backwards: the same keys, the other way round.
         back = service.release_notes(ids[2], ids[0])

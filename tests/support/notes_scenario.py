@@ -5,8 +5,9 @@ sandbox perks, ...) plus hand-made inventory items, activities, records, collect
 lore and a historical stat. Version 2 changes exactly what `Scenario` describes: every entry
 kind, a stat change, a perk swap, noise-only changes (only `index`; only image paths), an item
 that moves to another section, and changes in tables that have no section. Version 3 changes
-the weapon's stat again, brings the removed armour back and removes a new weapon, so that
-notes across two loads and backwards can be checked.
+the weapon's stat again, brings the removed armour back, removes a new weapon and changes a
+record and a lore entry back to what they were, so that notes across two loads and backwards
+can be checked.
 
     scenario = build_scenario(folder, require_reference_dir() / "definitions")
     scenario.v1.path, scenario.v2.path, scenario.v3.path   # SQLite manifests
@@ -185,7 +186,7 @@ def _version_1(
 
 
 def _version_2(
-    v1: dict[str, dict[Pk, Any]], rpm: int, perk_after: int, perk_changed: int
+    v1: dict[str, dict[Pk, Any]], rpm: int, perk_before: int, perk_after: int, perk_changed: int
 ) -> dict[str, dict[Pk, Any]]:
     v2 = copy.deepcopy(v1)
     weapon = _get(v2, ITEM, WEAPON)
@@ -220,6 +221,7 @@ def _version_2(
     _get(v2, RECORD, RECORD_CHANGED)["displayProperties"]["name"] = "Flawless Raider"
     _drop(v2, COLLECTIBLE, COLLECTIBLE_REMOVED)
     _get(v2, PERK, perk_changed)["displayProperties"]["description"] = "Retuned."
+    _drop(v2, PERK, perk_before)  # the weapon's old perk: named from its removed row
     _put(v2, VENDOR, _named(VENDOR, VENDOR_NEW, "Xur", 1))
     _get(v2, LORE, LORE_CHANGED)["subtitle"] = "Part two"
     v2[HISTORICAL][HISTORICAL_KEY]["statName"] = "Activities Cleared"
@@ -231,6 +233,11 @@ def _version_3(v2: dict[str, dict[Pk, Any]], rpm: int) -> dict[str, dict[Pk, Any
     _get(v3, ITEM, WEAPON)["stats"]["stats"][str(rpm)]["value"] = 150
     _put(v3, ITEM, item(ARMOR, "Old Helm Reborn", 2, 2))
     _drop(v3, ITEM, NEW_WEAPON)
+    # Changed back to what v1 had: across v1..v3 these did not change.
+    _get(v3, RECORD, RECORD_CHANGED)["displayProperties"]["name"] = "Flawless"
+    del _get(v3, LORE, LORE_CHANGED)["subtitle"]
+    # Changed again: across v1..v3 one change.
+    v3[HISTORICAL][HISTORICAL_KEY]["unitType"] = 2
     return v3
 
 
@@ -240,7 +247,7 @@ def build_scenario(folder: Path, definitions: Path) -> Scenario:
     rpm, impact = _stat_hash(stats, "Rounds Per Minute"), _stat_hash(stats, "Impact")
     perk_before, perk_after, perk_changed = _named_perks(reference[PERK], 3)
     v1 = _version_1(reference, rpm, impact, perk_before)
-    v2 = _version_2(v1, rpm, perk_after, perk_changed)
+    v2 = _version_2(v1, rpm, perk_before, perk_after, perk_changed)
     v3 = _version_3(v2, rpm)
     folder.mkdir(parents=True, exist_ok=True)
     return Scenario(
