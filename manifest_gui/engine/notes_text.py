@@ -8,7 +8,6 @@ counts per table. Plain text is the Markdown without the markup.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,7 +62,10 @@ def _values(before: Any, after: Any) -> str:
     if isinstance(before, str) and isinstance(after, str):
         before, after = _one_line(before), _one_line(after)
         if max(len(before), len(after)) > VALUE_WIDTH:
-            common = len(os.path.commonprefix([before, after]))
+            common = next(
+                (i for i, (a, b) in enumerate(zip(before, after)) if a != b),
+                min(len(before), len(after)),
+            )
             start = max(0, common - VALUE_WIDTH // 4)
             if start:
                 before, after = "…" + before[start:], "…" + after[start:]
