@@ -63,7 +63,7 @@ def _values(before: Any, after: Any) -> str:
         before, after = _one_line(before), _one_line(after)
         if max(len(before), len(after)) > VALUE_WIDTH:
             common = next(
-                (i for i, (a, b) in enumerate(zip(before, after)) if a != b),
+                (i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b),
                 min(len(before), len(after)),
             )
             start = max(0, common - VALUE_WIDTH // 4)
