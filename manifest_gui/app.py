@@ -41,6 +41,7 @@ from .engine.settings import Settings, load_settings, save_settings
 from .engine.wording import database_words
 from .logs import LOG_FILE
 from .ui.archive_dialog import ArchiveDialog
+from .ui.desktop_settings import add_desktop_page
 from .ui.dialogs import Dialogs
 from .ui.error_dialog import ErrorDialog
 from .ui.main_window import MainWindow
@@ -133,7 +134,10 @@ class Application(QObject):
         self.viewer = ViewerWidget(self.database_url, parent=self.window)
         self.window.add_viewer(self.viewer)
         self.presenter.loadFinished.connect(lambda _loaded: self.viewer.refresh())
+        self.viewer.bugFound.connect(self.show_bug)
         self.news = plug_in_news(self)  # What's new, icons, watches, Discord, tray news
+        # Start at login and the menu entry: applied on OK at once, even while a job runs.
+        self.settingsDialogOpened.connect(lambda d: add_desktop_page(d, self._log))
         self._show_settings()
         self.window.show_status("Idle.")
         self.window.restore_geometry(self.state.value("geometry"))

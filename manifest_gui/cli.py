@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
+from .desktop_cli import add_desktop_commands
 from .engine.errors import ManifestGuiError
 from .engine.notify import notify_after_load
 from .engine.progress import Progress, ProgressEvent
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     archive_list.set_defaults(func=archive_list_command)
     add_notes_commands(commands)
     add_watch_commands(commands)
+    add_desktop_commands(commands)
     return parser
 
 
@@ -258,8 +260,8 @@ def main(
     if args.command is None:  # e.g. `manifest-gui --json`: options without a command
         parser.print_usage(sys.stderr)
         sys.stderr.write(
-            "error: a command is required (check, load, status, history, notes, archive or "
-            "watch); "
+            "error: a command is required (check, load, status, history, notes, archive, watch or "
+            "desktop); "
             "without arguments manifest-gui opens the window\n"
         )
         return EXIT_USAGE

@@ -143,7 +143,7 @@ def add_desktop_page(
     """Add the Desktop page to an opened Settings dialog; its OK writes the login entry at once
     (a job that runs meanwhile is not waited for); a failure goes to report(sentence, level)."""
     page = DesktopSettingsWidget(parent=dialog)
-    dialog.add_tab(page, "Des&ktop")
+    dialog.add_tab(page, "Deskt&op")
 
     def apply() -> None:
         problem = page.apply()

@@ -22,7 +22,9 @@ from ..engine.errors import ManifestGuiError
 from ..engine.jobs import StatusJob
 from ..engine.settings import load_settings
 from ..logs import hold_early_records, setup_logging
+from .exit_paths import ExitPaths
 from .icons import app_icon
+from .single_instance import claim_window
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ManifestGuiError as exc:
         QMessageBox.critical(None, APP_NAME, str(exc))
         return 1
+    instance = claim_window(settings.data_path, hidden=args.hidden, parent=qt_app)
+    if instance is None:  # the data dir's running window took the request: nothing to open
+        qt_app.setQuitOnLastWindowClosed(quit_on_close)
+        return 0
     previous_handler = qInstallMessageHandler(_qt_message_handler)
     previous_hook = sys.excepthook
     try:
@@ -74,11 +80,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         application = Application(settings, log_file=log_file, parent=qt_app)
         application.setObjectName("application")
     except ManifestGuiError as exc:  # e.g. an invalid setting from the environment
+        instance.close()
         qInstallMessageHandler(previous_handler)
         QMessageBox.critical(None, APP_NAME, str(exc))
         return 1
     sys.excepthook = application.excepthook
     application.quitRequested.connect(qt_app.quit)
+    # Signals, QApplication.quit() and the session's end quit like Quit, even with a tray.
+    exits = ExitPaths(qt_app, application.quit, application.save_geometry)
+    instance.showRequested.connect(application.show_window)
     try:
         # --no-check still reads the database side, so the panel is never blank.
         application.start(
@@ -87,7 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         code = qt_app.exec()
     finally:
+        instance.close()
         application.shutdown()
+        exits.close()  # after shutdown: a signal during it must not kill the process midway
         application.window.deleteLater()
         application.setParent(None)  # a reused QApplication does not keep this run's objects
         sys.excepthook = previous_hook

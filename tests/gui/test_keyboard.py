@@ -71,7 +71,7 @@ def test_settings_mnemonics_are_unique_on_every_page(
     app = make_app(database_url=database_url, s3_bucket=s3_bucket)
     dialog = app.open_settings()
     tabs = dialog.tabs
-    assert tabs.count() == 3
+    assert tabs.count() == 5  # General, Database, Archive, Notifications, Desktop
     for index in range(tabs.count()):
         tabs.setCurrentIndex(index)
         found = visible_mnemonics(dialog)
