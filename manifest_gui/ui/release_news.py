@@ -29,7 +29,6 @@ from ..engine.settings import Settings
 from ..engine.viewer_queries import to_signed, version_changes
 from ..engine.watchlist import Watchlist, fill_watched
 from .tray_news import NotifyPolicy, tray_news
-from .viewer.signals import emit
 from .whats_new import IconLoader, Watches, WhatsNewView
 from .whats_new.definition_badge import DefinitionBadge
 from .whats_new.notes_loader import LoadedNotes
@@ -126,7 +125,7 @@ class ReleaseNews(QObject):
         news = LoadNews(loaded, hidden, poll)
         self.page.expect_notes()
         if not hidden:
-            emit(self.showPageRequested)
+            self.showPageRequested.emit()
         self.page.icons.retry_missing()
         self._pool.submit(self._work, news, self._service(), self.icons.store)
         return True
@@ -134,7 +133,7 @@ class ReleaseNews(QObject):
     def _work(self, news: LoadNews, service: ManifestService, icons: IconStore | None) -> None:
         """In the worker: notes for the page and tray first, then the Discord post."""
         try:
-            emit(self._outlineRead, read_outline(service, news.loaded))
+            self._outlineRead.emit(read_outline(service, news.loaded))
         except ManifestGuiError as exc:  # the full read below meets it again and says so
             log.info("No outline of the release notes: %s", exc)
         started = time.perf_counter()
@@ -144,16 +143,16 @@ class ReleaseNews(QObject):
             versions = sorted(service.history(), key=lambda v: v.manifest_id, reverse=True)
         except ManifestGuiError as exc:
             log.warning("The release notes of %s could not be read: %s", news.loaded.version, exc)
-            emit(self._notesRead, news, None)
+            self._notesRead.emit(news, None)
         except Exception:
             log.exception("Reading the release notes after a load failed")
-            emit(self._notesRead, news, None)
+            self._notesRead.emit(news, None)
         else:
-            emit(self._notesRead, news, LoadedNotes(notes, versions, time.perf_counter() - started))
+            self._notesRead.emit(news, LoadedNotes(notes, versions, time.perf_counter() - started))
         outcome = notify_after_load(service, news.loaded, notes=notes)
         if icons is not None:
             icons.prune()  # like the manifest cache after a load
-        emit(self._posted, outcome)
+        self._posted.emit(outcome)
 
     @Slot(object, object)
     def _on_notes_read(self, news: LoadNews, loaded: LoadedNotes | None) -> None:
@@ -164,18 +163,18 @@ class ReleaseNews(QObject):
         if news.hidden:  # a poll, or Check & Load from the tray menu
             line = tray_news(loaded.notes, self._policy())
             if line:
-                emit(self.trayNews, "New manifest loaded", line)
+                self.trayNews.emit("New manifest loaded", line)
 
     @Slot(object)
     def _on_posted(self, outcome: object) -> None:
         text = getattr(outcome, "warning", None)
         if text:
-            emit(self.warning, str(text))
-        emit(self.notified, outcome)
+            self.warning.emit(str(text))
+        self.notified.emit(outcome)
 
     @Slot(str, object)
     def _open_definition(self, table: str, hash_: int) -> None:
-        emit(self.openDefinitionRequested, table, to_signed(hash_))
+        self.openDefinitionRequested.emit(table, to_signed(hash_))
 
     def shutdown(self) -> None:
         """Wait for the post-load worker (bounded by its network timeouts); stop the page."""

@@ -63,7 +63,7 @@ def test_a_stale_query_is_cancelled_without_blocking(
     runner.submit(
         sleeper(0, "fresh"),
         answers.append,
-        lambda message, _bug: errors.append(message),
+        lambda message: errors.append(message),
         tag="search",
         cancel_tag=True,
     )
@@ -85,7 +85,7 @@ def test_a_late_cancel_never_hits_the_next_query(
     runner.submit(
         sleeper(1.0, "next"),
         answers.append,
-        lambda message, _bug: errors.append(message),
+        lambda message: errors.append(message),
         tag="tables",
     )
     qtbot.waitUntil(lambda: runner.running_job == stale, timeout=WAIT)

@@ -38,7 +38,6 @@ from manifest_gui.engine.viewer_queries import (
 
 from .rows_model import RowsModel
 from .runner import QueryRunner
-from .signals import emit
 from .tables_model import NAME_ROLE, TablesModel
 from .widgets import named
 
@@ -171,8 +170,8 @@ class BrowseView(QWidget):
         self.rows_model.countKnown.connect(self._update_status)
         self.rows_model.loadingChanged.connect(self._update_status)
         self.rows_model.failed.connect(self.status.setText)
-        self.export_csv_button.clicked.connect(lambda: emit(self.exportRequested, "csv"))
-        self.export_json_button.clicked.connect(lambda: emit(self.exportRequested, "json"))
+        self.export_csv_button.clicked.connect(lambda: self.exportRequested.emit("csv"))
+        self.export_json_button.clicked.connect(lambda: self.exportRequested.emit("json"))
         self.cancel_export_button.clicked.connect(self.exportCancelRequested)
 
     def focus_search(self) -> None:
@@ -210,7 +209,7 @@ class BrowseView(QWidget):
         self.table_list.setCurrentIndex(index)
         if self._table != name:
             self._table = name
-            emit(self.tableSelected, name)
+            self.tableSelected.emit(name)
             self.apply_query()
 
     @property
@@ -224,7 +223,7 @@ class BrowseView(QWidget):
         name = indexes[0].data(NAME_ROLE)
         if isinstance(name, str) and name != self._table:
             self._table = name
-            emit(self.tableSelected, name)
+            self.tableSelected.emit(name)
             self.apply_query()
 
     def _table_total(self, name: str) -> int | None:
@@ -303,12 +302,12 @@ class BrowseView(QWidget):
         rows = self.rows_view.selectionModel().selectedRows()
         row = self.rows_model.row_at(rows[0].row()) if rows else None
         if row is not None:
-            emit(self.rowSelected, row.table_name, row.pk)
+            self.rowSelected.emit(row.table_name, row.pk)
 
     def _on_row_clicked(self, index: QModelIndex) -> None:
         row = self.rows_model.row_at(index.row())
         if row is not None:
-            emit(self.rowSelected, row.table_name, row.pk)
+            self.rowSelected.emit(row.table_name, row.pk)
 
     def selected_row(self) -> DefinitionRow | None:
         index: QModelIndex = self.rows_view.currentIndex()

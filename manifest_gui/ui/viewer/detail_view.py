@@ -41,7 +41,6 @@ from .json_tree_model import (
     JsonTreeModel,
 )
 from .runner import QueryRunner
-from .signals import emit
 from .widgets import named
 
 DETAIL_TAG = "detail"
@@ -208,7 +207,7 @@ class DetailView(QWidget):
         self._runner.submit(
             lambda conn: _load(conn, location),
             lambda loaded: self._on_loaded(location, loaded),
-            lambda message, _bug: self._on_failed(location, message),
+            lambda message: self._on_failed(location, message),
             tag=DETAIL_TAG,
             cancel_tag=True,
         )
@@ -236,14 +235,14 @@ class DetailView(QWidget):
                 f"<b>{_escape(name)}</b> — {location.table_name} {definition.label}{extra}"
             )
         self._update_buttons()
-        emit(self.definitionShown, location.table_name, location.pk)
+        self.definitionShown.emit(location.table_name, location.pk)
 
     def _on_failed(self, location: Location, message: str) -> None:
         if location == self._loading:
             self._loading = None
             self.title.setText(message)
             self._update_buttons()
-            emit(self.failed, message)
+            self.failed.emit(message)
 
     def attach_badge(self, badge: Any) -> None:
         """Show the definition's icon (badge.icon_label) and watch button beside the title."""

@@ -18,7 +18,6 @@ from manifest_gui.engine.viewer_queries import (
 )
 
 from .runner import QueryRunner
-from .signals import emit
 
 Index = QModelIndex | QPersistentModelIndex
 VERSION_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -180,7 +179,7 @@ class ChangedRowsModel(_Table):
         after = self._rows[-1] if self._rows else None
         generation = self._generation
         self._loading = True
-        emit(self.loadingChanged, True)
+        self.loadingChanged.emit(True)
 
         def job(conn: psycopg.Connection) -> list[ChangedRow]:
             return changed_rows(conn, key[0], key[1], key[2], after, PAGE_SIZE)
@@ -188,14 +187,14 @@ class ChangedRowsModel(_Table):
         self._runner.submit(
             job,
             lambda rows: self._on_page(generation, rows),
-            lambda message, _bug: self._on_error(generation, message),
+            lambda message: self._on_error(generation, message),
         )
 
     def _on_page(self, generation: int, rows: list[ChangedRow]) -> None:
         if generation != self._generation:
             return
         self._loading = False
-        emit(self.loadingChanged, False)
+        self.loadingChanged.emit(False)
         if len(rows) < PAGE_SIZE:
             self._exhausted = True
         if rows:
@@ -203,14 +202,14 @@ class ChangedRowsModel(_Table):
             self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
             self._rows.extend(rows)
             self.endInsertRows()
-        emit(self.pageLoaded, len(self._rows))
+        self.pageLoaded.emit(len(self._rows))
 
     def _on_error(self, generation: int, message: str) -> None:
         if generation == self._generation:
             self._loading = False
             self._exhausted = True
-            emit(self.loadingChanged, False)
-            emit(self.failed, message)
+            self.loadingChanged.emit(False)
+            self.failed.emit(message)
 
     def row_at(self, row: int) -> ChangedRow | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None

@@ -29,7 +29,6 @@ from manifest_gui.engine.viewer_queries import (
 from .diff_view import DiffView
 from .history_model import ChangedRowsModel, ChangesModel, VersionsModel
 from .runner import QueryRunner
-from .signals import emit
 from .widgets import named
 
 HISTORY_TAG = "history"
@@ -134,7 +133,7 @@ class HistoryView(QWidget):
         self._runner.submit(
             versions,
             lambda found: self._on_versions(found, keep),
-            lambda message, _bug: self._show_error(message),
+            lambda message: self._show_error(message),
             tag=HISTORY_TAG,
             cancel_tag=True,
         )
@@ -148,7 +147,7 @@ class HistoryView(QWidget):
         self.versions_view.horizontalHeader().setSectionResizeMode(
             2, QHeaderView.ResizeMode.Stretch
         )
-        emit(self.versionsLoaded, len(found))
+        self.versionsLoaded.emit(len(found))
         row = 0
         if keep is not None:
             for candidate in range(self.versions_model.rowCount()):
@@ -183,7 +182,7 @@ class HistoryView(QWidget):
         self._runner.submit(
             lambda conn: version_changes(conn, manifest_id),
             lambda changes: self._on_changes(manifest_id, changes),
-            lambda message, _bug: self._show_error(message),
+            lambda message: self._show_error(message),
             tag=HISTORY_TAG,
             cancel_tag=True,
         )
@@ -201,7 +200,7 @@ class HistoryView(QWidget):
             f"Version {version.version} (#{manifest_id}): {total[0]:,} inserted, "
             f"{total[1]:,} updated, {total[2]:,} deleted in {len(changes)} tables."
         )
-        emit(self.changesLoaded, len(changes))
+        self.changesLoaded.emit(len(changes))
         if changes:
             # Start where the interesting rows are: the first table with updates.
             row = next((i for i, c in enumerate(changes) if c.updates), 0)
@@ -253,15 +252,15 @@ class HistoryView(QWidget):
         self._runner.submit(
             lambda conn: row_diff(conn, manifest_id, table_name, pk, change),
             self._on_diff,
-            lambda message, _bug: self._show_error(message),
+            lambda message: self._show_error(message),
             tag=DIFF_TAG,
             cancel_tag=True,
         )
 
     def _on_diff(self, result: RowDiff) -> None:
         self.diff_view.show_diff(result)
-        emit(self.diffShown)
+        self.diffShown.emit()
 
     def _show_error(self, message: str) -> None:
         self.status.setText(message)
-        emit(self.failed, message)
+        self.failed.emit(message)

@@ -16,7 +16,6 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from manifest_gui.engine.viewer_queries import LinkTarget
 
 from .json_paths import Mark, Path, PathKey, hash_candidate, key_hash_candidate, preferred_table
-from .signals import emit
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 LINK_ROLE = Qt.ItemDataRole.UserRole + 2  # LinkTarget of the value (or of the key column)
@@ -102,8 +101,7 @@ class JsonTreeModel(QAbstractItemModel):
         def visit(parent: QModelIndex) -> None:
             rows = self.rowCount(parent)
             if rows:
-                emit(
-                    self.dataChanged,
+                self.dataChanged.emit(
                     self.index(0, 0, parent),
                     self.index(rows - 1, LINK_COLUMN, parent),
                 )

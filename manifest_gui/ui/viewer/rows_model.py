@@ -24,7 +24,6 @@ from manifest_gui.engine.viewer_queries import (
 )
 
 from .runner import QueryRunner
-from .signals import emit
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 Index = QModelIndex | QPersistentModelIndex
@@ -131,14 +130,14 @@ class RowsModel(QAbstractTableModel):
         self._runner.submit(
             job,
             lambda rows: self._on_page(generation, limit, rows),
-            lambda message, _bug: self._on_error(generation, message),
+            lambda message: self._on_error(generation, message),
             tag=SEARCH_TAG,
         )
 
     def _set_loading(self, loading: bool) -> None:
         if loading != self._loading:
             self._loading = loading
-            emit(self.loadingChanged, loading)
+            self.loadingChanged.emit(loading)
 
     def _on_page(self, generation: int, limit: int, rows: list[DefinitionRow]) -> None:
         if generation != self._generation:
@@ -155,19 +154,19 @@ class RowsModel(QAbstractTableModel):
             self.endInsertRows()
         if self._exhausted and self._query is not None and self._query.is_search:
             self._on_count(generation, len(self._rows))
-        emit(self.pageLoaded, len(self._rows))
+        self.pageLoaded.emit(len(self._rows))
 
     def _on_count(self, generation: int, count: int) -> None:
         if generation == self._generation and self._total != count:
             self._total = count
-            emit(self.countKnown, count)
+            self.countKnown.emit(count)
 
     def _on_error(self, generation: int, message: str) -> None:
         if generation != self._generation:
             return
         self._set_loading(False)
         self._exhausted = True
-        emit(self.failed, message)
+        self.failed.emit(message)
 
     def row_at(self, row: int) -> DefinitionRow | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None

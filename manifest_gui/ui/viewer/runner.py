@@ -11,6 +11,10 @@ from the GUI thread. It targets one job (its id is the token): the sender checks
 worker's lock, that this job is still the one running and holds the lock until the server has
 taken the request (libpq waits for that), while the worker takes the same lock before it moves
 on. So a cancel meant for a stale query can never hit the next one.
+
+The worker ends every job with one typed JobEnd, as the window's jobs do: a known failure is a
+sentence for the job's on_error; a bug (ERROR) also reaches the runner's bugFound signal with
+its traceback, which the Application shows in the error dialog.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -29,12 +34,14 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from manifest_gui.engine.database import connect
 from manifest_gui.engine.db_errors import DatabaseTask, database_error
 from manifest_gui.engine.errors import ManifestGuiError
+from manifest_gui.engine.jobs import Outcome
 
-from .signals import emit
+from ..workers import JobEnd
 
 log = logging.getLogger(__name__)
 
 Job = Callable[[psycopg.Connection], Any]
+ErrorCallback = Callable[[str], None]
 STATEMENT_TIMEOUT_MS = 60_000
 CANCEL_TIMEOUT_S = 2.0
 
@@ -42,9 +49,7 @@ CANCEL_TIMEOUT_S = 2.0
 class _Worker(QObject):
     """Lives in the worker thread; runs jobs one at a time on one connection."""
 
-    done = Signal(int, object)
-    failed = Signal(int, str, bool)  # job id, sentence, is a bug
-    cancelled = Signal(int)
+    ended = Signal(int, object)  # job id, JobEnd
 
     def __init__(self, url_provider: Callable[[], str], skip: Callable[[int], bool]) -> None:
         super().__init__()
@@ -76,32 +81,35 @@ class _Worker(QObject):
         # this job running (and interrupts it) or is seen by the check (and it never runs).
         with self._lock:
             self.current = job_id
+        kind = f"viewer query {job_id}"
         try:
             if self._skip(job_id):
-                emit(self.cancelled, job_id)
+                self.ended.emit(job_id, JobEnd(kind, Outcome.CANCELLED))
                 return
             result = fn(self._connection())
         except pg_errors.QueryCanceled as exc:
             self._rollback()
             if self._skip(job_id):
-                emit(self.cancelled, job_id)
+                self.ended.emit(job_id, JobEnd(kind, Outcome.CANCELLED))
             else:
-                emit(self.failed, job_id, str(database_error(exc, DatabaseTask.QUERY)), False)
+                error = database_error(exc, DatabaseTask.QUERY) or exc
+                self.ended.emit(job_id, JobEnd(kind, Outcome.FAILED, error=error))
         except ManifestGuiError as exc:
             self._drop_connection()
-            emit(self.failed, job_id, str(exc), False)
+            self.ended.emit(job_id, JobEnd(kind, Outcome.FAILED, error=exc))
         except Exception as exc:
-            error = database_error(exc, DatabaseTask.QUERY)
-            if error is None:  # a bug: log the traceback, keep the viewer running
-                log.exception("Viewer query failed")
+            known = database_error(exc, DatabaseTask.QUERY)
+            if known is None:  # a bug: the traceback to the log and the dialog; keep running
+                details = traceback.format_exc()
+                log.error("Viewer query failed\n%s", details.rstrip())
                 self._rollback()
-                emit(self.failed, job_id, f"{type(exc).__name__}: {exc}", True)
-            elif isinstance(exc, psycopg.OperationalError):  # the session may be gone
+                self.ended.emit(job_id, JobEnd(kind, Outcome.ERROR, error=exc, details=details))
+                return
+            if isinstance(exc, psycopg.OperationalError):  # the session may be gone
                 self._drop_connection()
-                emit(self.failed, job_id, str(error), False)
             else:
                 self._rollback()
-                emit(self.failed, job_id, str(error), False)
+            self.ended.emit(job_id, JobEnd(kind, Outcome.FAILED, error=known))
         else:
             # A job that read outside `with conn.transaction()` left one open: end it, or the
             # idle session would hold its table locks (blocking schema changes) indefinitely.
@@ -112,7 +120,7 @@ class _Worker(QObject):
                 and (conn.info.transaction_status != TransactionStatus.IDLE)
             ):
                 self._rollback()
-            emit(self.done, job_id, result)
+            self.ended.emit(job_id, JobEnd(kind, Outcome.OK, result))
         finally:
             with self._lock:
                 self.current = None
@@ -172,6 +180,7 @@ class QueryRunner(QObject):
     _submit = Signal(int, object)
     _close = Signal()
     busyChanged = Signal(bool)
+    bugFound = Signal(str, str, str)  # summary, traceback, error name: a query hit a bug
 
     def __init__(
         self, url_provider: Callable[[], str], name: str, parent: QObject | None = None
@@ -179,7 +188,7 @@ class QueryRunner(QObject):
         super().__init__(parent)
         self.setObjectName(name)
         self._next_id = 0
-        self._callbacks: dict[int, tuple[Callable[[Any], None], Callable[[str, bool], None]]] = {}
+        self._callbacks: dict[int, tuple[Callable[[Any], None], ErrorCallback]] = {}
         self._tags: dict[int, str | None] = {}
         self._skipped: set[int] = set()
         self._skip_lock = threading.Lock()
@@ -189,9 +198,7 @@ class QueryRunner(QObject):
         self._worker.moveToThread(self._thread)
         self._submit.connect(self._worker.run)
         self._close.connect(self._worker.close)
-        self._worker.done.connect(self._on_done)
-        self._worker.failed.connect(self._on_failed)
-        self._worker.cancelled.connect(self._on_cancelled)
+        self._worker.ended.connect(self._on_ended)
         self._thread.start()
         self._stopped = False
 
@@ -212,7 +219,7 @@ class QueryRunner(QObject):
         self,
         fn: Job,
         on_done: Callable[[Any], None],
-        on_error: Callable[[str, bool], None] | None = None,
+        on_error: ErrorCallback | None = None,
         *,
         tag: str | None = None,
         cancel_tag: bool = False,
@@ -225,11 +232,11 @@ class QueryRunner(QObject):
         self._next_id += 1
         job_id = self._next_id
         was_busy = self.busy
-        self._callbacks[job_id] = (on_done, on_error or (lambda _m, _b: None))
+        self._callbacks[job_id] = (on_done, on_error or _ignore)
         self._tags[job_id] = tag
-        emit(self._submit, job_id, fn)
+        self._submit.emit(job_id, fn)
         if not was_busy:
-            emit(self.busyChanged, True)
+            self.busyChanged.emit(True)
         return job_id
 
     def cancel(self, tag: str) -> None:
@@ -252,9 +259,7 @@ class QueryRunner(QObject):
         self._worker.cancel_running(ids)
         self._maybe_idle()
 
-    def _finish(
-        self, job_id: int
-    ) -> tuple[Callable[[Any], None], Callable[[str, bool], None]] | None:
+    def _finish(self, job_id: int) -> tuple[Callable[[Any], None], ErrorCallback] | None:
         self._tags.pop(job_id, None)
         with self._skip_lock:
             self._skipped.discard(job_id)
@@ -263,25 +268,25 @@ class QueryRunner(QObject):
 
     def _maybe_idle(self) -> None:
         if not self._callbacks:
-            emit(self.busyChanged, False)
+            self.busyChanged.emit(False)
 
     @Slot(int, object)
-    def _on_done(self, job_id: int, result: object) -> None:
+    def _on_ended(self, job_id: int, end: JobEnd) -> None:
         callbacks = self._finish(job_id)
-        if callbacks is not None:
-            callbacks[0](result)
-            self._maybe_idle()
-
-    @Slot(int, str, bool)
-    def _on_failed(self, job_id: int, message: str, bug: bool) -> None:
-        callbacks = self._finish(job_id)
-        if callbacks is not None:
-            callbacks[1](message, bug)
-            self._maybe_idle()
-
-    @Slot(int)
-    def _on_cancelled(self, job_id: int) -> None:
-        self._finish(job_id)
+        if end.outcome is Outcome.ERROR:
+            # Even when nobody waits for its answer any more: a bug is never silent.
+            name = type(end.error).__name__
+            self.bugFound.emit(f"A viewer query failed: {name}: {end.error}", end.details, name)
+        if callbacks is None or end.outcome is Outcome.CANCELLED:
+            return
+        on_done, on_error = callbacks
+        if end.outcome is Outcome.OK:
+            on_done(end.result)
+        elif end.outcome is Outcome.FAILED:
+            on_error(str(end.error))
+        else:
+            on_error(f"An unexpected error ({type(end.error).__name__}); details are in the log.")
+        self._maybe_idle()
 
     def reset(self) -> None:
         """Drop every job and close the connection (after the running job): the next job
@@ -289,7 +294,7 @@ class QueryRunner(QObject):
         if self._stopped:
             return
         self.cancel_all()
-        emit(self._close)
+        self._close.emit()
 
     def stop(self) -> None:
         """Cancel everything, close the connection and join the thread (idempotent)."""
@@ -297,8 +302,12 @@ class QueryRunner(QObject):
             return
         self._stopped = True
         self.cancel_all()
-        emit(self._close)
+        self._close.emit()
         self._thread.quit()
         self._thread.wait()
         self._worker.join_senders()
         self._worker.close()
+
+
+def _ignore(_message: str) -> None:
+    pass

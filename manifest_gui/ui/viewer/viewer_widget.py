@@ -41,7 +41,6 @@ from .browse_view import BrowseView
 from .detail_view import DetailView
 from .history_view import HistoryView
 from .runner import QueryRunner
-from .signals import emit
 from .widgets import named
 
 log = logging.getLogger(__name__)
@@ -54,6 +53,7 @@ class ViewerWidget(QWidget):
     exportFinished = Signal(str, int)  # path, rows
     exportFailed = Signal(str)
     failed = Signal(str)
+    bugFound = Signal(str, str, str)  # summary, traceback, error name: for the error dialog
 
     def __init__(self, url_provider: Callable[[], str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -62,6 +62,8 @@ class ViewerWidget(QWidget):
         self.rows_runner = QueryRunner(url_provider, "viewer-rows", self)
         self.detail_runner = QueryRunner(url_provider, "viewer-detail", self)
         self.history_runner = QueryRunner(url_provider, "viewer-history", self)
+        for runner in (self.rows_runner, self.detail_runner, self.history_runner):
+            runner.bugFound.connect(self.bugFound)
         self._export_runner: QueryRunner | None = None
         self._export_cancelled = threading.Event()
 
@@ -144,17 +146,17 @@ class ViewerWidget(QWidget):
                 "viewer): check for an update or load a file first."
             )
             self.browse.set_tables([])
-            emit(self.tablesLoaded, 0)
+            self.tablesLoaded.emit(0)
             return
         self.message.hide()
         self.browse.set_tables(tables)
         self.detail.reload()
         self.history.refresh()
-        emit(self.tablesLoaded, len(tables))
+        self.tablesLoaded.emit(len(tables))
 
-    def _on_error(self, message: str, _bug: bool) -> None:
+    def _on_error(self, message: str) -> None:
         self._show_message(message)
-        emit(self.failed, message)
+        self.failed.emit(message)
 
     def _show_message(self, text: str) -> None:
         self.message.setText(text)
@@ -168,6 +170,7 @@ class ViewerWidget(QWidget):
         if query is None or self._export_runner is not None:
             return False
         runner = QueryRunner(self._url_provider, "viewer-export", self)
+        runner.bugFound.connect(self.bugFound)
         self._export_runner = runner
         target = Path(path)
         # Between fetches the worker writes the file, out of reach of a server-side cancel:
@@ -180,11 +183,11 @@ class ViewerWidget(QWidget):
 
         def done(count: int) -> None:
             self._end_export()
-            emit(self.exportFinished, str(target), count)
+            self.exportFinished.emit(str(target), count)
 
-        def failed(message: str, _bug: bool) -> None:
+        def failed(message: str) -> None:
             self._end_export()
-            emit(self.exportFailed, message)
+            self.exportFailed.emit(message)
 
         runner.submit(lambda conn: export_rows(conn, query, target, fmt, check), done, failed)
         self.browse.set_exporting(True)
@@ -199,7 +202,7 @@ class ViewerWidget(QWidget):
         self._export_cancelled.set()
         self._export_runner.cancel_all()  # and interrupt a fetch in flight
         self._end_export()
-        emit(self.exportFailed, "Export cancelled; no file was written.")
+        self.exportFailed.emit("Export cancelled; no file was written.")
 
     def _end_export(self) -> None:
         runner, self._export_runner = self._export_runner, None

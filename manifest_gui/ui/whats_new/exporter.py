@@ -14,7 +14,6 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from ...engine.icons import IconStore
 from ...engine.notes_model import ReleaseNotes
 from ...engine.notes_text import to_markdown
-from ..viewer.signals import emit
 from .html_export import notes_html
 from .icon_loader import IconLoader
 
@@ -65,7 +64,7 @@ class NotesExporter(QObject):
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notes-export")
         store = self._icons.store
         self._pool.submit(self._write, notes, Path(path), fmt, store)
-        emit(self.finished, f"Exporting to {Path(path).name}…")
+        self.finished.emit(f"Exporting to {Path(path).name}…")
         return True
 
     def _write(self, notes: ReleaseNotes, path: Path, fmt: str, store: IconStore | None) -> None:
@@ -77,21 +76,21 @@ class NotesExporter(QObject):
                 text = _markdown(notes)
             path.write_text(text, encoding="utf-8")
         except OSError as exc:
-            emit(self._done, str(path), f"Could not write {path}: {exc.strerror or exc}.")
+            self._done.emit(str(path), f"Could not write {path}: {exc.strerror or exc}.")
         except Exception as exc:  # a bug: the traceback goes to the log
             log.exception("Exporting the release notes failed")
-            emit(self._done, str(path), f"The export failed ({type(exc).__name__}); see the log.")
+            self._done.emit(str(path), f"The export failed ({type(exc).__name__}); see the log.")
         else:
-            emit(self._done, str(path), "")
+            self._done.emit(str(path), "")
 
     @Slot(str, str)
     def _on_done(self, path: str, sentence: str) -> None:
         if sentence:
-            emit(self.exportFailed, sentence)
-            emit(self.finished, sentence)
+            self.exportFailed.emit(sentence)
+            self.finished.emit(sentence)
         else:
-            emit(self.exported, path)
-            emit(self.finished, f"Exported the notes to {path}.")
+            self.exported.emit(path)
+            self.finished.emit(f"Exported the notes to {path}.")
 
     def shutdown(self) -> None:
         self._closed = True

@@ -16,7 +16,6 @@ from PySide6.QtCore import QObject, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPen, QPixmap
 
 from ...engine.icons import IconStore, is_icon_path
-from ..viewer.signals import emit
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +104,7 @@ class IconLoader(QObject):
     def _decode_in_pool(self, path: str, file: Path | None) -> None:
         image = QImage(str(file)) if file is not None else None
         if image is None or image.isNull():
-            emit(self._decoded, path, None)
+            self._decoded.emit(path, None)
             return
         # One size for every icon (Bungie's are 96 px, some smaller): sharp on HiDPI too.
         side = 2 * ICON_SIZE
@@ -116,7 +115,7 @@ class IconLoader(QObject):
                 Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.SmoothTransformation,
             )
-        emit(self._decoded, path, image)
+        self._decoded.emit(path, image)
 
     @Slot(str, object)
     def _on_decoded(self, path: str, image: QImage | None) -> None:
@@ -126,7 +125,7 @@ class IconLoader(QObject):
             self._missing.add(path)
             return
         self._icons[path] = QIcon(QPixmap.fromImage(image))
-        emit(self.iconArrived, path)
+        self.iconArrived.emit(path)
 
     def close(self) -> None:
         if self._store is not None:

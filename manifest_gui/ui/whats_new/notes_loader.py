@@ -21,7 +21,6 @@ from ...engine.database import DatabaseVersion
 from ...engine.errors import ManifestGuiError
 from ...engine.notes_model import ReleaseNotes
 from ...engine.watchlist import fill_watched
-from ..viewer.signals import emit
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +76,7 @@ class NotesLoader(QObject):
         generation = self._generation
         source = self._source()
         self._running = self._pool.submit(self._work, generation, source, from_id, to_id)
-        emit(self.busyChanged, True)
+        self.busyChanged.emit(True)
 
     def _work(
         self, generation: int, source: NotesSource, from_id: int | None, to_id: int | None
@@ -88,11 +87,10 @@ class NotesLoader(QObject):
             notes = fill_watched(source.release_notes(from_id, to_id))
             versions = sorted(source.history(), key=lambda v: v.manifest_id, reverse=True)
         except ManifestGuiError as exc:
-            emit(self._answered, generation, None, str(exc))
+            self._answered.emit(generation, None, str(exc))
         except Exception as exc:  # a bug: the traceback goes to the log
             log.exception("Reading the release notes failed")
-            emit(
-                self._answered,
+            self._answered.emit(
                 generation,
                 None,
                 f"The release notes could not be read ({type(exc).__name__}); "
@@ -100,7 +98,7 @@ class NotesLoader(QObject):
             )
         else:
             loaded = LoadedNotes(notes, versions, time.perf_counter() - started)
-            emit(self._answered, generation, loaded, "")
+            self._answered.emit(generation, loaded, "")
 
     @Slot(int, object, str)
     def _on_answered(self, generation: int, loaded: LoadedNotes | None, sentence: str) -> None:
@@ -109,13 +107,13 @@ class NotesLoader(QObject):
         if queued is not None and self._pool is not None:
             self.load(*queued)  # a newer request: this answer is stale
             return
-        emit(self.busyChanged, False)
+        self.busyChanged.emit(False)
         if generation != self._generation:
             return
         if loaded is not None:
-            emit(self.loaded, loaded)
+            self.loaded.emit(loaded)
         else:
-            emit(self.failed, sentence)
+            self.failed.emit(sentence)
 
     def shutdown(self) -> None:
         """Drop what is queued and wait for the running read (bounded by its own timeouts)."""

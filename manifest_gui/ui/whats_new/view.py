@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
 from ...engine.database import DatabaseVersion
 from ...engine.notes_model import Entry, ReleaseNotes, VersionRef
 from ...engine.watchlist import with_watched
-from ..viewer.signals import emit
 from .entries_model import ENTRY_ROLE, Column, EntriesFilter, EntriesModel
 from .exporter import NotesExporter
 from .icon_loader import ICON_SIZE, IconLoader
@@ -206,7 +205,7 @@ class WhatsNewView(QWidget):
         self._show_title(outline.notes, outline=True)
         self._set_message("Reading what changed, entry by entry…")
         self._first_view_of = outline.notes.to_version
-        emit(self.firstViewShown, outline)
+        self.firstViewShown.emit(outline)
 
     def show_loaded(self, loaded: LoadedNotes) -> None:
         """Show notes read elsewhere (after a load: the newest against the one before)."""
@@ -251,8 +250,8 @@ class WhatsNewView(QWidget):
         self._update_buttons()
         if self._first_view_of != notes.to_version:
             self._first_view_of = notes.to_version
-            emit(self.firstViewShown, loaded)
-        emit(self.notesShown, loaded)
+            self.firstViewShown.emit(loaded)
+        self.notesShown.emit(loaded)
 
     def _show_title(self, notes: ReleaseNotes, *, outline: bool = False) -> None:
         changed = sum(c.added + c.changed + c.removed for c in notes.counts.values())
@@ -301,7 +300,7 @@ class WhatsNewView(QWidget):
     @Slot(str)
     def _on_failed(self, sentence: str) -> None:
         self._set_message(sentence, error=True)
-        emit(self.failed, sentence)
+        self.failed.emit(sentence)
 
     @Slot(bool)
     def _on_busy(self, busy: bool) -> None:
@@ -338,7 +337,7 @@ class WhatsNewView(QWidget):
     def _open_index(self, index: QModelIndex) -> None:
         entry = index.data(ENTRY_ROLE) if index.isValid() else None
         if isinstance(entry, Entry):
-            emit(self.openRequested, entry.table, entry.hash)
+            self.openRequested.emit(entry.table, entry.hash)
 
     @Slot()
     def _update_buttons(self) -> None:

@@ -12,7 +12,6 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QPushButton, QWidget
 
 from ...engine.watchlist import Watch, Watchlist, WatchlistError
-from ..viewer.signals import emit
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ class Watches(QObject):
         try:
             return self.watchlist.watches()
         except WatchlistError as exc:
-            emit(self.failed, str(exc))
+            self.failed.emit(str(exc))
             return []
 
     def matching(self, table: str, hash_: int, name: str | None) -> list[Watch]:
@@ -63,9 +62,9 @@ class Watches(QObject):
         try:
             watch = action()
         except WatchlistError as exc:
-            emit(self.failed, str(exc))
+            self.failed.emit(str(exc))
             return None
-        emit(self.changed)
+        self.changed.emit()
         return watch
 
 
