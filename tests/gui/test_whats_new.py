@@ -308,3 +308,42 @@ def test_the_outline_comes_first_then_the_entries(qtbot: Any, view: WhatsNewView
     assert not view.message.isVisible()
     view.show_outline(outline)  # late: the whole notes are shown already
     assert _rows(view) == ["Weapons (2)", "Armour (2)", "Activities (1)"]
+
+
+def test_only_the_icons_on_screen_are_fetched(
+    qtbot: Any, bungie_server: BungieServer, tmp_path: Path, watches: Watches
+) -> None:
+    from manifest_gui.engine.notes_model import Entry, EntryKind, Section
+    from tests.gui.whats_new_support import ITEMS
+
+    bungie_server.any_icon = True
+    many = tuple(
+        Entry(EntryKind.ADDED, ITEMS, 10_000 + i, f"Item {i:03d}", f"{ICON}{i:03d}.png")
+        for i in range(300)
+    )
+    notes = known_notes()
+    source = StaticNotes(
+        type(notes)(
+            notes.from_version,
+            notes.to_version,
+            notes.counts,
+            (Section("weapons", "Weapons", many),),
+        )
+    )
+    page = WhatsNewView(lambda: source, _loader(bungie_server.base_url, tmp_path), watches)
+    qtbot.addWidget(page)
+    page.resize(900, 500)
+    try:
+        with qtbot.waitSignal(page.notesShown, timeout=WAIT_MS):
+            page.show()
+        qtbot.waitUntil(lambda: len(bungie_server.requests_to("content")) > 0, timeout=WAIT_MS)
+        qtbot.wait(300)
+        first = {r.path for r in bungie_server.requests_to("content")}
+        assert 3 <= len(first) <= 30, "the rows on screen, not all 300"
+        assert ICON + "000.png" in first
+        page.tree.scrollToBottom()
+        qtbot.waitUntil(lambda: page.icons.has_icon(ICON + "299.png"), timeout=WAIT_MS)
+        assert len({r.path for r in bungie_server.requests_to("content")}) < 80
+    finally:
+        page.shutdown()
+        page.icons.close()

@@ -178,7 +178,7 @@ class EntriesModel(QAbstractItemModel):
                 Column.HASH: f"{short_table(entry.table)} · {entry.hash}",
             }[column]
         if role == Qt.ItemDataRole.DecorationRole and column == Column.NAME:
-            return self._icons.icon(entry.icon)
+            return self._icons.icon(entry.icon, fetch=False)  # the view asks for visible rows
         if role == Qt.ItemDataRole.ForegroundRole and column == Column.KIND:
             return QBrush(QColor(KIND_COLOURS[entry.kind]))
         if role == Qt.ItemDataRole.ForegroundRole and column == Column.HASH:

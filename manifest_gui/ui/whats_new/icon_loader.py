@@ -71,14 +71,17 @@ class IconLoader(QObject):
         self._missing.clear()
         self._asked.clear()
 
-    def icon(self, path: str | None) -> QIcon:
-        """The icon of `path` if it has arrived, else the placeholder (and it is asked for)."""
+    def icon(self, path: str | None, *, fetch: bool = True) -> QIcon:
+        """The icon of `path` if it has arrived, else the placeholder (and, with fetch, it is
+        asked for). Lists pass fetch=False and ask for the rows on screen only: a view sizing
+        its rows reads every row's icon, and a release can name thousands."""
         if not path or not is_icon_path(path):
             return placeholder_icon()
         found = self._icons.get(path)
         if found is not None:
             return found
-        self.request(path)
+        if fetch:
+            self.request(path)
         return placeholder_icon()
 
     def has_icon(self, path: str | None) -> bool:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QItemSelection, QModelIndex, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QGuiApplication, QShowEvent
+from PySide6.QtCore import QItemSelection, QModelIndex, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QGuiApplication, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 PREVIOUS = -1  # the From picker's "the version before" item
 EXPAND_ALL_LIMIT = 4000  # entries; beyond this the changes open on demand
+ICON_DELAY_MS = 30  # after a scroll or a new list, before the visible rows' icons are asked for
 
 
 class WhatsNewView(QWidget):
@@ -74,8 +75,8 @@ class WhatsNewView(QWidget):
         self._shown = False
         self._first_view_of: VersionRef | None = None  # of the last firstViewShown
 
-        self.from_combo = self._combo("fromVersionCombo", "Compare with this version")
-        self.to_combo = self._combo("toVersionCombo", "The version whose changes are shown")
+        self.from_combo = _combo("fromVersionCombo", "Compare with this version")
+        self.to_combo = _combo("toVersionCombo", "The version whose changes are shown")
         self.filter_edit = QLineEdit()
         self.filter_edit.setObjectName("whatsNewFilter")
         self.filter_edit.setPlaceholderText("Filter by name, hash, kind or table")
@@ -96,7 +97,7 @@ class WhatsNewView(QWidget):
         self.entries_model = EntriesModel(icons, self)
         self.proxy = EntriesFilter(self)
         self.proxy.setSourceModel(self.entries_model)
-        self.tree = self._tree()
+        self.tree = _tree(self.proxy)
 
         self.watch_button = WatchButton(watches, self)
         self.open_button = QPushButton("Open in &Browse")
@@ -116,28 +117,6 @@ class WhatsNewView(QWidget):
         self._update_buttons()
 
     # Building ---------------------------------------------------------------------------------
-    def _combo(self, name: str, tip: str) -> QComboBox:
-        combo = QComboBox()
-        combo.setObjectName(name)
-        combo.setToolTip(tip)
-        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        combo.setMinimumContentsLength(14)
-        return combo
-
-    def _tree(self) -> QTreeView:
-        tree = QTreeView()
-        tree.setObjectName("whatsNewTree")
-        tree.setModel(self.proxy)
-        tree.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
-        tree.setAlternatingRowColors(True)
-        tree.setUniformRowHeights(False)
-        tree.setExpandsOnDoubleClick(False)  # a double click opens the entry in Browse
-        header = tree.header()
-        header.setStretchLastSection(True)
-        for column, width in ((Column.NAME, 330), (Column.KIND, 110), (Column.CHANGE, 260)):
-            tree.setColumnWidth(column, width)
-        return tree
-
     def _lay_out(self) -> None:
         picker = QHBoxLayout()
         to_label = QLabel("&Version:")
@@ -179,6 +158,40 @@ class WhatsNewView(QWidget):
         self.open_button.clicked.connect(lambda: self._open_index(self.tree.currentIndex()))
         self.copy_button.clicked.connect(self.copy_markdown)
         self.watches.changed.connect(self._on_watches_changed)
+        # Icons are fetched for the rows on screen, a moment after the view settles.
+        self._icon_timer = QTimer(self)
+        self._icon_timer.setObjectName("whatsNewIconTimer")
+        self._icon_timer.setSingleShot(True)
+        self._icon_timer.setInterval(ICON_DELAY_MS)
+        self._icon_timer.timeout.connect(self.request_visible_icons)
+        for changed in (
+            self.tree.verticalScrollBar().valueChanged,
+            self.tree.expanded,
+            self.tree.collapsed,
+            self.proxy.layoutChanged,
+            self.proxy.modelReset,
+            self.proxy.rowsInserted,
+            self.proxy.rowsRemoved,
+        ):
+            changed.connect(self._icon_timer.start)
+
+    @Slot()
+    def request_visible_icons(self) -> list[str]:
+        """Ask for the icons of the entries on screen; returns their paths."""
+        viewport = self.tree.viewport()
+        index = self.tree.indexAt(viewport.rect().topLeft())
+        paths: list[str] = []
+        while index.isValid() and self.tree.visualRect(index).top() < viewport.height():
+            entry = index.data(ENTRY_ROLE)
+            if isinstance(entry, Entry) and entry.icon and not index.parent().parent().isValid():
+                paths.append(entry.icon)
+                self.icons.request(entry.icon)
+            index = self.tree.indexBelow(index)
+        return paths
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._icon_timer.start()
 
     # What the app asks ------------------------------------------------------------------------
     @property
@@ -368,3 +381,26 @@ class WhatsNewView(QWidget):
             QGuiApplication.clipboard().setText(text)
             self._set_message("The notes are on the clipboard as Markdown.")
         return text
+
+
+def _combo(name: str, tip: str) -> QComboBox:
+    combo = QComboBox()
+    combo.setObjectName(name)
+    combo.setToolTip(tip)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+    combo.setMinimumContentsLength(14)
+    return combo
+
+
+def _tree(model: EntriesFilter) -> QTreeView:
+    tree = QTreeView()
+    tree.setObjectName("whatsNewTree")
+    tree.setModel(model)
+    tree.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
+    tree.setAlternatingRowColors(True)
+    tree.setUniformRowHeights(False)
+    tree.setExpandsOnDoubleClick(False)  # a double click opens the entry in Browse
+    tree.header().setStretchLastSection(True)
+    for column, width in ((Column.NAME, 330), (Column.KIND, 110), (Column.CHANGE, 260)):
+        tree.setColumnWidth(column, width)
+    return tree
