@@ -190,7 +190,7 @@ def _candidates(keys: Iterable[Differs], include_art: bool) -> list[_Candidate]:
         kind = entry_kind(key.before if key.was_live else None, shown if key.is_live else None)
         leaves: tuple[Leaf, ...] = ()
         if kind is EntryKind.CHANGED:
-            leaves = tuple(leaf_changes(key.changed_before, key.changed_after))
+            leaves = tuple(leaf_changes(key.changed_before or {}, key.changed_after or {}))
             if all(is_noise(leaf, include_art=include_art) for leaf in leaves):
                 continue  # counted, not listed
         found.append(_Candidate(section, kind, key, leaves))

@@ -27,19 +27,24 @@ import psycopg
 
 from .notes_sections import SECTION_TABLES
 
-# What an entry needs of a definition besides its changes (section, kind, name, icon).
-_SUMMARY = """jsonb_strip_nulls(jsonb_build_object(
-        'displayProperties', jsonb_build_object(
-            'name', {j} -> 'displayProperties' -> 'name',
-            'icon', {j} -> 'displayProperties' -> 'icon'),
-        'itemType', {j} -> 'itemType',
-        'redacted', {j} -> 'redacted'))"""
+# One side's top-level members ({side}: a or b of the join below) that the other side lacks or
+# holds with another value.
+_DIFFERING = """jsonb_object_agg({side}.key, {side}.value) FILTER (WHERE {side}.key IS NOT NULL
+               AND ({other}.key IS NULL OR {side}.value <> {other}.value))"""
+# What an entry needs of one side besides its changes: section, kind, name and icon.
+_SUMMARY = """coalesce(jsonb_object_agg({side}.key,
+               CASE WHEN {side}.key = 'displayProperties'
+                    THEN jsonb_build_object('name', {side}.value -> 'name',
+                                            'icon', {side}.value -> 'icon')
+                    ELSE {side}.value END)
+               FILTER (WHERE {side}.key IN ('displayProperties', 'itemType', 'redacted')),
+           '{{}}'::jsonb)"""
 
-# The members of {a} whose value {b} does not have; a whole non-object value as it is.
-_DIFFERING_MEMBERS = """CASE WHEN jsonb_typeof({a}) = 'object' AND jsonb_typeof({b}) = 'object'
-        THEN coalesce((SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each({a}) e
-                        WHERE {b} -> e.key IS DISTINCT FROM e.value), '{{}}'::jsonb)
-        ELSE {a} END"""
+
+def _members(column: str) -> str:
+    """jsonb_each of a definition; nothing for one that is not a JSON object."""
+    return f"jsonb_each(CASE WHEN jsonb_typeof({column}) = 'object' THEN {column} END)"
+
 
 DIFFERING_KEYS = f"""
 WITH events AS (
@@ -71,16 +76,27 @@ WITH events AS (
            END AS json_high
       FROM keys k
 )
-SELECT table_name, pk, live_low, live_high,
-       CASE WHEN in_section AND live_low THEN {_SUMMARY.format(j="json_low")} END,
-       CASE WHEN in_section AND live_high THEN {_SUMMARY.format(j="json_high")} END,
-       CASE WHEN in_section AND live_low AND live_high
-            THEN {_DIFFERING_MEMBERS.format(a="json_low", b="json_high")} END,
-       CASE WHEN in_section AND live_low AND live_high
-            THEN {_DIFFERING_MEMBERS.format(a="json_high", b="json_low")} END
-  FROM states
- WHERE live_low <> live_high
-    OR (live_low AND live_high AND (events = 1 OR json_low IS DISTINCT FROM json_high))
+SELECT s.table_name, s.pk, s.live_low, s.live_high,
+       CASE WHEN s.live_low THEN d.summary_low END, CASE WHEN s.live_high THEN d.summary_high END,
+       -- Members only for a definition there at both ends; one that is not a JSON object
+       -- (never seen from Bungie) has none, and is diffed whole.
+       CASE WHEN NOT (s.in_section AND s.live_low AND s.live_high) THEN NULL
+            WHEN d.changed_low IS NULL AND d.changed_high IS NULL THEN s.json_low
+            ELSE d.changed_low END,
+       CASE WHEN NOT (s.in_section AND s.live_low AND s.live_high) THEN NULL
+            WHEN d.changed_low IS NULL AND d.changed_high IS NULL THEN s.json_high
+            ELSE d.changed_high END
+  FROM states s
+  LEFT JOIN LATERAL (
+       -- Each definition is read (detoasted) once here, however many members it has.
+       SELECT {_SUMMARY.format(side="a")} AS summary_low,
+              {_SUMMARY.format(side="b")} AS summary_high,
+              {_DIFFERING.format(side="a", other="b")} AS changed_low,
+              {_DIFFERING.format(side="b", other="a")} AS changed_high
+         FROM {_members("s.json_low")} a FULL JOIN {_members("s.json_high")} b ON a.key = b.key
+  ) d ON s.in_section
+ WHERE s.live_low <> s.live_high
+    OR (s.live_low AND s.live_high AND (s.events = 1 OR s.json_low IS DISTINCT FROM s.json_high))
 """  # noqa: S608 - fixed text; every value is a parameter
 
 

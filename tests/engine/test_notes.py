@@ -16,7 +16,7 @@ from manifest_gui.engine.notes_model import ReleaseNotes, TableCounts
 from manifest_gui.engine.service import ManifestService
 from manifest_gui.engine.settings import Settings
 from tests.support import notes_scenario as sc
-from tests.support.manifest_factory import require_reference_dir
+from tests.support.manifest_factory import require_reference_dir, write_manifest
 from tests.support.postgres import PostgresServer
 
 # The contract of the issue: these keys, in this order.
@@ -280,3 +280,20 @@ def test_notes_across_several_loads_and_backwards(
         rpm = _entry(back, sc.WEAPON).changes[-1]
         assert (rpm.before, rpm.after) == (150, 120)
         assert _entries(back)["ghosts"] == [("reclassified", sc.SECRET_GHOST, "Classified")]
+
+
+def test_odd_definitions_are_listed_without_failing(database_url: str, tmp_path: Path) -> None:
+    """JSON Bungie has never sent (a definition that is an array, an itemType given as text,
+    a name that is a number) still gives notes."""
+    odd = -5
+    v1 = {sc.ITEM: {odd: [1, 2], 7: {"itemType": "3", "displayProperties": {"name": 5}}}}
+    v2 = {sc.ITEM: {odd: [1, 3], 7: {"itemType": "3", "displayProperties": {"name": 6}}}}
+    with _service(database_url, tmp_path) as service:
+        for number, content in enumerate((v1, v2)):
+            service.load_file(write_manifest(tmp_path / f"odd{number}.sqlite3", content).path)
+        notes = service.release_notes()
+    assert notes.counts == {sc.ITEM: TableCounts(0, 2, 0)}
+    entries = _entries(notes)
+    assert entries["other_items"] == [("changed", 7, None), ("changed", odd & 0xFFFFFFFF, None)]
+    array = _entry(notes, odd & 0xFFFFFFFF)
+    assert [(c.path, c.before, c.after) for c in array.changes] == [("1", 2, 3)]
