@@ -16,7 +16,7 @@ from manifest_gui.engine.notes_model import ReleaseNotes, TableCounts
 from manifest_gui.engine.service import ManifestService
 from manifest_gui.engine.settings import Settings
 from tests.support import notes_scenario as sc
-from tests.support.manifest_factory import require_reference_dir, write_manifest
+from tests.support.manifest_factory import Pk, require_reference_dir, write_manifest
 from tests.support.postgres import PostgresServer
 
 # The contract of the issue: these keys, in this order.
@@ -286,8 +286,12 @@ def test_odd_definitions_are_listed_without_failing(database_url: str, tmp_path:
     """JSON Bungie has never sent (a definition that is an array, an itemType given as text,
     a name that is a number) still gives notes."""
     odd = -5
-    v1 = {sc.ITEM: {odd: [1, 2], 7: {"itemType": "3", "displayProperties": {"name": 5}}}}
-    v2 = {sc.ITEM: {odd: [1, 3], 7: {"itemType": "3", "displayProperties": {"name": 6}}}}
+    v1: dict[str, dict[Pk, Any]] = {
+        sc.ITEM: {odd: [1, 2], 7: {"itemType": "3", "displayProperties": {"name": 5}}}
+    }
+    v2: dict[str, dict[Pk, Any]] = {
+        sc.ITEM: {odd: [1, 3], 7: {"itemType": "3", "displayProperties": {"name": 6}}}
+    }
     with _service(database_url, tmp_path) as service:
         for number, content in enumerate((v1, v2)):
             service.load_file(write_manifest(tmp_path / f"odd{number}.sqlite3", content).path)
