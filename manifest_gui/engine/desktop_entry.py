@@ -89,9 +89,14 @@ class MenuEntry:
     def is_installed(self) -> bool:
         return self.launcher.is_file()
 
+    @staticmethod
+    def supported() -> bool:
+        """Whether this system's menu is made of XDG launchers (not Windows', not macOS')."""
+        return sys.platform not in ("win32", "darwin")
+
     def install(self, command: Sequence[str] | None = None) -> list[Path]:
         """Write the icons, then the launcher (which names the icon); the paths written."""
-        if sys.platform in ("win32", "darwin"):
+        if not self.supported():
             raise DesktopIntegrationError(
                 "An applications-menu entry is made on Linux and other XDG desktops only; "
                 "the README says what to do on this system."

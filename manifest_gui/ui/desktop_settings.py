@@ -95,7 +95,11 @@ class DesktopSettingsWidget(QWidget):
         self._show_menu_state()
 
     def _show_menu_state(self) -> None:
-        if self.menu_entry.is_installed():
+        if not self.menu_entry.supported():
+            self.menu_button.setText("Add to the applications &menu")
+            self.menu_button.setEnabled(False)
+            self.menu_status.setText("Not on this system; the README says why.")
+        elif self.menu_entry.is_installed():
             self.menu_button.setText("Remove from the applications &menu")
             self.menu_status.setText("It is in the menu.")
         else:

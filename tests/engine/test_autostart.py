@@ -297,3 +297,16 @@ def test_desktop_commands_need_no_database(isolated_env: IsolatedEnv) -> None:
 
     done = run_cli(env, "desktop", timeout=60)
     assert done.returncode == 2 and "error:" in done.stderr
+
+
+@pytest.mark.parametrize("platform", ["win32", "darwin"])
+def test_no_menu_entry_where_the_menu_is_not_xdg(
+    platform: str, isolated_env: IsolatedEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "platform", platform)
+    entry = MenuEntry.for_user()
+    assert not entry.supported()
+    with pytest.raises(DesktopIntegrationError, match="README"):
+        entry.install()
+    assert not (isolated_env.data / "applications").exists()
+    assert not (isolated_env.data / "icons").exists()

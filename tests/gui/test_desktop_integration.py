@@ -482,3 +482,13 @@ def test_a_failed_write_is_a_sentence_on_the_page(qtbot: Any, tmp_path: Path) ->
     problem = widget.apply()
     assert problem is not None and "could not be written" in problem
     assert widget.findChild(QLabel, "desktopErrorLabel").text() == problem
+
+
+def test_the_menu_button_is_off_where_the_menu_is_not_xdg(
+    qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "platform", "darwin")
+    widget = DesktopSettingsWidget(XdgAutostart(tmp_path / "autostart"), MenuEntry(tmp_path))
+    qtbot.addWidget(widget)
+    assert not widget.findChild(QPushButton, "applicationsMenuButton").isEnabled()
+    assert "README" in widget.findChild(QLabel, "applicationsMenuLabel").text()
