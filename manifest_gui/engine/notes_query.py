@@ -94,7 +94,8 @@ SELECT s.table_name, s.pk, s.live_low, s.live_high,
               {_DIFFERING.format(side="a", other="b")} AS changed_low,
               {_DIFFERING.format(side="b", other="a")} AS changed_high
          FROM {_members("s.json_low")} a FULL JOIN {_members("s.json_high")} b ON a.key = b.key
-  ) d ON s.in_section
+        WHERE s.in_section
+  ) d ON true
  WHERE s.live_low <> s.live_high
     OR (s.live_low AND s.live_high AND (s.events = 1 OR s.json_low IS DISTINCT FROM s.json_high))
 """  # noqa: S608 - fixed text; every value is a parameter
