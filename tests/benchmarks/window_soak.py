@@ -86,8 +86,9 @@ def settled(before: Snapshot, after: Snapshot) -> bool:
 def sessions(url: str) -> int:
     with connect(url, autocommit=True) as conn:
         row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            # Client sessions only: autovacuum workers come and go after loads.
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
         ).fetchone()
     return int(row[0]) if row else 0
 
