@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from .db_errors import DatabaseTask, database_error, refusal
+from .db_errors import DatabaseTask, database_error, lock_wait_seconds, refusal
 from .errors import DatabaseUnavailableError
 from .settings import strip_password
 
@@ -206,12 +206,20 @@ def ensure_schema(conn: psycopg.Connection, task: DatabaseTask = DatabaseTask.RE
     with database_errors(conn, task):
         if not _pending_migrations(conn):
             return []
+    with database_errors(conn, task if task is DatabaseTask.LOAD else DatabaseTask.UPGRADE):
         return _apply_migrations(conn)
 
 
 def _apply_migrations(conn: psycopg.Connection) -> list[str]:
     applied_now: list[str] = []
     with conn.transaction():
+        # A schema file that drops a view waits for its readers: bound it, unless the session
+        # has a bound of its own (a load's).
+        conn.execute(
+            "SELECT set_config('lock_timeout', %s, true)"
+            " WHERE current_setting('lock_timeout') = '0'",
+            (f"{round(lock_wait_seconds() * 1000)}ms",),
+        )
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
         conn.execute("CREATE SCHEMA IF NOT EXISTS manifest")
         conn.execute(
@@ -297,6 +305,7 @@ __all__ = [
     "current_version",
     "describe_url",
     "ensure_schema",
+    "lock_wait_seconds",
     "refusal",
     "session",
     "strip_password",

@@ -8,6 +8,8 @@ the environment's doing gets None: the caller lets it through as a bug, with its
 from __future__ import annotations
 
 import logging
+import math
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -28,6 +30,12 @@ from .errors import (
 
 log = logging.getLogger(__name__)
 
+# A load or a schema upgrade gives up on a lock after this long at most (a reader idle in its
+# transaction would hold it off for ever); the environment may shorten it.
+LOCK_TIMEOUT_ENVIRONMENT = "MANIFEST_GUI_LOCK_TIMEOUT"
+MAX_LOCK_WAIT_SECONDS = 60.0
+MIN_LOCK_WAIT_SECONDS = 0.05
+
 
 class DatabaseTask(StrEnum):
     """What the session was doing: the same error reads differently for each."""
@@ -35,6 +43,7 @@ class DatabaseTask(StrEnum):
     READ = "read"  # status, history, the database side of a check
     LOAD = "load"  # loading a manifest (in one transaction)
     QUERY = "query"  # a viewer query
+    UPGRADE = "upgrade"  # applying the schema files outside a load
 
 
 # Rows the manifest has that PostgreSQL cannot take as JSON text.
@@ -91,7 +100,9 @@ def database_error(
         return refusal(exc)
     if isinstance(exc, pg_errors.LockNotAvailable):
         if task is DatabaseTask.LOAD:
-            return lock_wait_error(conn)
+            return lock_wait_error(conn, "The load", "load again")
+        if task is DatabaseTask.UPGRADE:
+            return lock_wait_error(conn, "The schema upgrade", "try again")
         return DatabaseBusyError(
             "The manifest tables are locked by a first load into this database; try again when "
             "it has finished."
@@ -159,6 +170,29 @@ def _resources_error(exc: psycopg.Error, task: DatabaseTask) -> ManifestGuiError
     return DatabaseFullError(f"{what}.")
 
 
+def lock_wait_seconds() -> float:
+    """How long a load or a schema upgrade waits for any one lock before it gives up: 60 s, or
+    less when MANIFEST_GUI_LOCK_TIMEOUT says so (seconds; a test's readers need no minute)."""
+    text = os.environ.get(LOCK_TIMEOUT_ENVIRONMENT, "").strip()
+    if not text:
+        return MAX_LOCK_WAIT_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not MIN_LOCK_WAIT_SECONDS <= seconds <= MAX_LOCK_WAIT_SECONDS:
+        log.warning(
+            "%s=%r is not a number of seconds from %s to %s; waiting %s s for locks",
+            LOCK_TIMEOUT_ENVIRONMENT,
+            text,
+            MIN_LOCK_WAIT_SECONDS,
+            MAX_LOCK_WAIT_SECONDS,
+            MAX_LOCK_WAIT_SECONDS,
+        )
+        return MAX_LOCK_WAIT_SECONDS
+    return seconds
+
+
 @dataclass(frozen=True)
 class LockHolder:
     """A session that holds a lock on the manifest's tables or views."""
@@ -217,29 +251,32 @@ def lock_holder(conn: psycopg.Connection) -> LockHolder | None:
 
 
 def _lock_timeout_text(conn: psycopg.Connection | None) -> str:
-    """The session's lock_timeout as "60 s" (pg_settings gives it in milliseconds)."""
-    if conn is None or conn.closed:
-        return "too long"
-    try:
-        row = conn.execute(
-            "SELECT setting::float8 / 1000 FROM pg_settings WHERE name = 'lock_timeout'"
-        ).fetchone()
-        conn.rollback()
-    except psycopg.Error:
-        return "too long"
-    return f"{row[0]:g} s" if row and row[0] else "too long"
+    """The session's lock_timeout as "60 s" (pg_settings gives it in milliseconds); a session
+    without one waited for the bound the schema upgrade set for its own transaction."""
+    seconds = lock_wait_seconds()
+    if conn is not None and not conn.closed:
+        try:
+            row = conn.execute(
+                "SELECT setting::float8 / 1000 FROM pg_settings WHERE name = 'lock_timeout'"
+            ).fetchone()
+            conn.rollback()
+        except psycopg.Error:
+            row = None
+        if row and row[0]:
+            seconds = row[0]
+    return f"{seconds:g} s"
 
 
-def lock_wait_error(conn: psycopg.Connection | None) -> DatabaseBusyError:
-    """A load gave up waiting for a lock: say so, and name who holds it."""
+def lock_wait_error(conn: psycopg.Connection | None, what: str, again: str) -> DatabaseBusyError:
+    """`what` ("The load") gave up waiting for a lock: say so, and name who holds it."""
     waited = _lock_timeout_text(conn)
     holder = lock_holder(conn) if conn is not None and not conn.closed else None
     if holder is None:
         return DatabaseBusyError(
-            f"The load waited {waited} for a lock that another session held and was rolled "
-            "back; that session has let go since, so load again."
+            f"{what} waited {waited} for a lock that another session held and was rolled back; "
+            f"that session has let go since, so {again}."
         )
     return DatabaseBusyError(
-        f"The load waited {waited} for a lock held by another session ({holder.describe()}) and "
-        f"was rolled back; end that session's transaction and load again."
+        f"{what} waited {waited} for a lock held by another session ({holder.describe()}) and "
+        f"was rolled back; end that session's transaction and {again}."
     )

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import os
 import time
 from dataclasses import dataclass
 
 import psycopg
 
-from .database import LOAD_LOCK, ensure_schema
+from .database import LOAD_LOCK, ensure_schema, lock_wait_seconds
 from .db_errors import DatabaseTask, database_error
 from .errors import LoadInProgressError
 from .progress import Progress
@@ -37,10 +35,6 @@ VIEW_TABLES = {
     "mv_class_definitions": "DestinyClassDefinition",
     "mv_historical_stats_definitions": "DestinyHistoricalStatsDefinition",
 }
-# A load gives up on a lock after this long at most; the environment may shorten it.
-LOCK_TIMEOUT_ENVIRONMENT = "MANIFEST_GUI_LOCK_TIMEOUT"
-MAX_LOCK_WAIT_SECONDS = 60.0
-MIN_LOCK_WAIT_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -69,29 +63,6 @@ class LoadResult:
             "deletes": self.deletes,
             "seconds": round(self.seconds, 3),
         }
-
-
-def lock_wait_seconds() -> float:
-    """How long a load waits for any one lock before it gives up: 60 s, or less when
-    MANIFEST_GUI_LOCK_TIMEOUT says so (seconds; a test's readers need no minute)."""
-    text = os.environ.get(LOCK_TIMEOUT_ENVIRONMENT, "").strip()
-    if not text:
-        return MAX_LOCK_WAIT_SECONDS
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if not MIN_LOCK_WAIT_SECONDS <= seconds <= MAX_LOCK_WAIT_SECONDS:
-        log.warning(
-            "%s=%r is not a number of seconds from %s to %s; waiting %s s for locks",
-            LOCK_TIMEOUT_ENVIRONMENT,
-            text,
-            MIN_LOCK_WAIT_SECONDS,
-            MAX_LOCK_WAIT_SECONDS,
-            MAX_LOCK_WAIT_SECONDS,
-        )
-        return MAX_LOCK_WAIT_SECONDS
-    return seconds
 
 
 def load_manifest(

@@ -142,12 +142,9 @@ def test_a_load_that_waits_for_a_lock_gives_up_and_names_the_holder(
     assert_loaded(database_url, v1)
 
 
-def test_an_upgrade_beside_an_idle_reader_gives_up_and_names_it(
-    database_url: str, manifest_factory: ManifestFactory
-) -> None:
-    """A database of an older version, read by a report tool: the load that brings the new
-    views must drop the old ones, which waits for the reader; it gives up and says who."""
-    with connect(database_url) as conn:
+def install_version_4(url: str) -> None:
+    """A database as the previous release of the app left it: schema files 1 to 4."""
+    with connect(url) as conn:
         conn.execute(
             """CREATE SCHEMA manifest; CREATE TABLE manifest.t_schema_version (
                    version integer PRIMARY KEY, name text NOT NULL,
@@ -160,6 +157,14 @@ def test_an_upgrade_beside_an_idle_reader_gives_up_and_names_it(
                     "INSERT INTO manifest.t_schema_version VALUES (%s, %s)", (number, name)
                 )
         conn.commit()
+
+
+def test_an_upgrade_beside_an_idle_reader_gives_up_and_names_it(
+    database_url: str, manifest_factory: ManifestFactory
+) -> None:
+    """A database of an older version, read by a report tool: the load that brings the new
+    views must drop the old ones, which waits for the reader; it gives up and says who."""
+    install_version_4(database_url)
     v1 = manifest_factory.generate(seed=621, rows=300)
     query = "SELECT count(*) FROM manifest.mv_activity_definitions"
     with idle_reader(database_url, query, "clan-bot") as pid:
@@ -175,16 +180,35 @@ def test_an_upgrade_beside_an_idle_reader_gives_up_and_names_it(
         ).fetchone() == (v1.table_rows["DestinyActivityDefinition"],)
 
 
+def test_status_beside_an_idle_reader_during_an_upgrade_gives_up_and_names_it(
+    database_url: str,
+) -> None:
+    """The window's poll reads the database first: after an update of the app, that read
+    upgrades the schema, which must not wait for ever on a reader either."""
+    install_version_4(database_url)
+    query = "SELECT count(*) FROM manifest.mv_class_definitions"
+    with idle_reader(database_url, query, "clan-bot") as pid:
+        done = run_cli(cli_env(database_url), "status")
+    line = one_error_line(done)
+    assert line.startswith(
+        f"error: The schema upgrade waited {LOCK_WAIT} s for a lock held by another session "
+        f'(pid {pid}, application_name "clan-bot", idle in transaction since '
+    ), line
+    assert line.endswith("was rolled back; end that session's transaction and try again.")
+    assert run_cli(cli_env(database_url), "status").returncode == 0
+
+
 # --------------------------------------------------------------------------- lost sessions
 
 
 def wait_for_copy(url: str, deadline: float) -> int:
-    """The pid of the session that streams the load's COPY into t_manifest, once it does."""
+    """The pid of the session that streams the load's rows (into t_manifest or the stage)
+    with COPY, once it does."""
     with psycopg.connect(url, autocommit=True) as watcher:
         while time.monotonic() < deadline:
             row = watcher.execute(
-                "SELECT pid FROM pg_stat_activity WHERE query LIKE 'COPY manifest.t_manifest %%'"
-                " AND datname = current_database()"
+                "SELECT pid FROM pg_stat_activity WHERE query LIKE 'COPY manifest.%%'"
+                " AND state = 'active' AND datname = current_database()"
             ).fetchone()
             if row is not None:
                 return int(row[0])
