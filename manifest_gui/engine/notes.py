@@ -190,9 +190,13 @@ def _candidates(keys: Iterable[Differs], include_art: bool) -> list[_Candidate]:
         kind = entry_kind(key.before if key.was_live else None, shown if key.is_live else None)
         leaves: tuple[Leaf, ...] = ()
         if kind is EntryKind.CHANGED:
-            leaves = tuple(leaf_changes(key.changed_before or {}, key.changed_after or {}))
-            if all(is_noise(leaf, include_art=include_art) for leaf in leaves):
-                continue  # counted, not listed
+            leaves = tuple(
+                leaf
+                for leaf in leaf_changes(key.changed_before or {}, key.changed_after or {})
+                if not is_noise(leaf, include_art=include_art)
+            )
+            if not leaves:
+                continue  # noise only: counted, not listed
         found.append(_Candidate(section, kind, key, leaves))
     return found
 
