@@ -44,7 +44,7 @@ OK_COLOUR = "#1a7f37"
 def _wrapping(text: str = "", *, hint: bool = False) -> QLabel:
     label = QLabel(text)
     label.setWordWrap(True)
-    label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+    label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
     label.setEnabled(not hint)  # a hint is greyed: an explanation, not a value
     return label
 
@@ -69,7 +69,10 @@ class NotificationSettingsWidget(QWidget):
         self._tester.failed.connect(self._on_test_failed)
         self._tester.busyChanged.connect(self._update_webhook_widgets)
 
-        form = QFormLayout(self)
+        outer = QVBoxLayout(self)
+        form = QFormLayout()
+        outer.addLayout(form)
+        outer.addStretch(1)  # the rows keep their height; the space is left below them
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self._webhook_rows(form)
@@ -146,7 +149,7 @@ class NotificationSettingsWidget(QWidget):
     def _watch_rows(self, form: QFormLayout) -> None:
         self.watch_list = QListWidget()
         self.watch_list.setObjectName("watchList")
-        self.watch_list.setMinimumHeight(90)
+        self.watch_list.setFixedHeight(110)
         self.watch_list.currentRowChanged.connect(lambda _row: self._update_watch_buttons())
         self.watch_text_edit = QLineEdit()
         self.watch_text_edit.setObjectName("watchTextEdit")

@@ -197,7 +197,7 @@ class EntriesModel(QAbstractItemModel):
                 Column.NAME: change_name(change),
                 Column.KIND: None,
                 Column.CHANGE: change_values(change),
-                Column.HASH: change.path,
+                Column.HASH: change.path if change.label else None,  # else the name says it
             }[column]
         if role == Qt.ItemDataRole.ToolTipRole:
             return (

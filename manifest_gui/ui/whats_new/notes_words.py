@@ -41,6 +41,8 @@ def value_text(value: Any, limit: int | None = MAX_VALUE) -> str:
     """A JSON value as the definitions hold it: 120, true, "text" without quotes, — for none."""
     if value is None:
         return "—"
+    if value == "":
+        return '""'  # an empty text, not a missing one
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     if limit is not None and len(text) > limit:
         return text[: limit - 1] + "…"

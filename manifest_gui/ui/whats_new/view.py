@@ -399,6 +399,7 @@ def _tree(model: EntriesFilter) -> QTreeView:
     tree.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
     tree.setAlternatingRowColors(True)
     tree.setUniformRowHeights(False)
+    tree.setIndentation(14)  # three levels: sections, entries, changes
     tree.setExpandsOnDoubleClick(False)  # a double click opens the entry in Browse
     tree.header().setStretchLastSection(True)
     for column, width in ((Column.NAME, 330), (Column.KIND, 110), (Column.CHANGE, 260)):
