@@ -177,6 +177,7 @@ class _Candidate:
     section: str
     kind: EntryKind
     key: Differs
+    hash: int
     leaves: tuple[Leaf, ...] = ()
 
 
@@ -185,7 +186,7 @@ def _candidates(keys: Iterable[Differs], include_art: bool) -> list[_Candidate]:
     for key in keys:
         shown = key.after if key.is_live else key.before
         section = section_key(key.table, shown)
-        if section is None:
+        if section is None or key.id is None:
             continue
         kind = entry_kind(key.before if key.was_live else None, shown if key.is_live else None)
         leaves: tuple[Leaf, ...] = ()
@@ -197,7 +198,7 @@ def _candidates(keys: Iterable[Differs], include_art: bool) -> list[_Candidate]:
             )
             if not leaves:
                 continue  # noise only: counted, not listed
-        found.append(_Candidate(section, kind, key, leaves))
+        found.append(_Candidate(section, kind, key, key.id & HASH_MASK, leaves))
     return found
 
 
@@ -210,7 +211,7 @@ def _entry(candidate: _Candidate, labels: _Labels) -> Entry:
     return Entry(
         kind=candidate.kind,
         table=key.table,
-        hash=int(key.pk["id"]) & HASH_MASK,
+        hash=candidate.hash,
         name=name,
         icon=display_icon(shown) or display_icon(key.before),
         changes=tuple(

@@ -76,16 +76,20 @@ WITH events AS (
            END AS json_high
       FROM keys k
 )
-SELECT s.table_name, s.pk, s.live_low, s.live_high,
-       CASE WHEN s.live_low THEN d.summary_low END, CASE WHEN s.live_high THEN d.summary_high END,
-       -- Members only for a definition there at both ends; one that is not a JSON object
-       -- (never seen from Bungie) has none, and is diffed whole.
-       CASE WHEN NOT (s.in_section AND s.live_low AND s.live_high) THEN NULL
-            WHEN d.changed_low IS NULL AND d.changed_high IS NULL THEN s.json_low
-            ELSE d.changed_low END,
-       CASE WHEN NOT (s.in_section AND s.live_low AND s.live_high) THEN NULL
-            WHEN d.changed_low IS NULL AND d.changed_high IS NULL THEN s.json_high
-            ELSE d.changed_high END
+SELECT s.table_name, (s.pk ->> 'id')::bigint, s.live_low, s.live_high,
+       -- One JSON value per row (fewer values to parse): both summaries, and the members that
+       -- differ for a definition there at both ends; one that is not a JSON object (never
+       -- seen from Bungie) has no members, and is diffed whole.
+       CASE WHEN s.in_section THEN jsonb_build_array(
+           CASE WHEN s.live_low THEN d.summary_low END,
+           CASE WHEN s.live_high THEN d.summary_high END,
+           CASE WHEN NOT (s.live_low AND s.live_high) THEN NULL
+                WHEN d.changed_low IS NULL AND d.changed_high IS NULL THEN s.json_low
+                ELSE d.changed_low END,
+           CASE WHEN NOT (s.live_low AND s.live_high) THEN NULL
+                WHEN d.changed_low IS NULL AND d.changed_high IS NULL THEN s.json_high
+                ELSE d.changed_high END)
+       END
   FROM states s
   LEFT JOIN LATERAL (
        -- Each definition is read (detoasted) once here, however many members it has.
@@ -109,7 +113,7 @@ class Differs:
     top-level members that differ when it was live at both ends."""
 
     table: str
-    pk: dict[str, Any]
+    id: int | None  # the signed hash; None for a TEXT-keyed row
     was_live: bool
     is_live: bool
     before: Any = None
@@ -124,10 +128,14 @@ def differing_keys(conn: psycopg.Connection, start: int, end: int) -> list[Diffe
     params = {"low": min(start, end), "high": max(start, end), "sections": sorted(SECTION_TABLES)}
     rows = conn.execute(DIFFERING_KEYS, params).fetchall()
     found = []
-    for table, pk, live_low, live_high, low, high, changed_low, changed_high in rows:
+    for table, id_, live_low, live_high, sides in rows:
+        low, high, changed_low, changed_high = sides or (None, None, None, None)
         if start < end:
-            sides = (live_low, live_high, low, high, changed_low, changed_high)
+            found.append(
+                Differs(table, id_, live_low, live_high, low, high, changed_low, changed_high)
+            )
         else:
-            sides = (live_high, live_low, high, low, changed_high, changed_low)
-        found.append(Differs(table, pk, *sides))
+            found.append(
+                Differs(table, id_, live_high, live_low, high, low, changed_high, changed_low)
+            )
     return found
