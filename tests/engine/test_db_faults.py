@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from manifest_gui.engine.database import connect, ensure_schema, migrations
+from manifest_gui.engine.db_errors import DatabaseTask, database_error, lock_wait_seconds
 from manifest_gui.engine.errors import DatabaseUnavailableError
 from manifest_gui.engine.secrets import SecretStore
 from manifest_gui.engine.service import ManifestService
@@ -349,3 +350,38 @@ def test_a_full_database_storage_rolls_the_load_back(
             assert_loaded(url, big)
         finally:
             server.stop()
+
+
+# --------------------------------------------------------------------------- the one mapper
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("", 60.0), ("2", 2.0), ("0.5", 0.5), ("0", 60.0), ("600", 60.0), ("soon", 60.0)],
+)
+def test_the_lock_bound_is_at_most_a_minute(
+    monkeypatch: pytest.MonkeyPatch, value: str, seconds: float
+) -> None:
+    """0 would mean no bound at all in PostgreSQL, and more than a minute is not allowed."""
+    monkeypatch.setenv("MANIFEST_GUI_LOCK_TIMEOUT", value)
+    assert lock_wait_seconds() == seconds
+
+
+def test_the_reader_the_loader_and_the_viewer_word_a_failure_alike(database_url: str) -> None:
+    """Real errors from the server, through the one mapper each caller uses."""
+    with connect(database_url) as conn:
+        conn.execute("SET statement_timeout = '50ms'")
+        with pytest.raises(psycopg.errors.QueryCanceled) as stopped:
+            conn.execute("SELECT pg_sleep(5)")
+        conn.rollback()
+        with pytest.raises(psycopg.errors.UndefinedTable) as missing:
+            conn.execute("SELECT * FROM manifest.t_manifest")
+        conn.rollback()
+    for error in (stopped.value, missing.value):
+        read = database_error(error, DatabaseTask.READ)
+        query = database_error(error, DatabaseTask.QUERY)
+        assert read is not None and str(read) == str(query)
+    assert str(database_error(stopped.value, DatabaseTask.LOAD)) == (
+        "Cancelled; the database was left as it was."
+    )
+    assert database_error(ValueError("a bug"), DatabaseTask.READ) is None
