@@ -28,7 +28,13 @@ from tests.engine.test_load import assert_loaded, snapshot
 from tests.support import skip_or_fail
 from tests.support.manifest_factory import GeneratedManifest, ManifestFactory
 from tests.support.memory_keyring import MemoryKeyring
-from tests.support.postgres import DebianPostgres15, ServerUnavailable, start_server
+from tests.support.postgres import (
+    KINDS,
+    DebianPostgres15,
+    PostgresServer,
+    ServerUnavailable,
+    start_server,
+)
 from tests.support.processes import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,16 +65,30 @@ def one_error_line(done: subprocess.CompletedProcess[str]) -> str:
 
 @pytest.fixture
 def private_pg15() -> Iterator[DebianPostgres15]:
-    """A PostgreSQL 15 of this test's own, which it may restart or fill up."""
-    try:
-        server = start_server("pg15")
-    except ServerUnavailable as exc:
-        skip_or_fail(f"PostgreSQL 15 is not available here: {exc}")
+    """A PostgreSQL 15 of this test's own, which it may restart."""
+    server = start_private("pg15")
     assert isinstance(server, DebianPostgres15)
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(params=KINDS)
+def private_server(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
+    """A server of each kind of this test's own, which it may restart."""
+    server = start_private(request.param)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def start_private(kind: str) -> PostgresServer:
+    try:
+        return start_server(kind)
+    except ServerUnavailable as exc:
+        skip_or_fail(f"PostgreSQL {kind!r} is not available here: {exc}")
 
 
 # --------------------------------------------------------------------------- locks
@@ -270,10 +290,10 @@ def service_load_in_thread(
 
 @pytest.mark.parametrize("fault", ["restart", "terminate"])
 def test_the_same_service_loads_again_after_its_session_was_lost(
-    private_pg15: DebianPostgres15, manifest_factory: ManifestFactory, fault: str
+    private_server: PostgresServer, manifest_factory: ManifestFactory, fault: str
 ) -> None:
     """What the window's next poll does: the same service object, no restart of the app."""
-    url = private_pg15.create_database()
+    url = private_server.create_database()
     v1 = manifest_factory.generate(seed=641, rows=300)
     big = manifest_factory.generate(seed=642, rows=20000)
     service = ManifestService(Settings(database_url=url), memory_secrets())
@@ -283,7 +303,7 @@ def test_the_same_service_loads_again_after_its_session_was_lost(
         thread, failures = service_load_in_thread(service, big.path)
         pid = wait_for_copy(url, time.monotonic() + 120)
         if fault == "restart":
-            private_pg15.restart()
+            private_server.restart()
         else:
             with psycopg.connect(url, autocommit=True) as admin:
                 admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
@@ -326,10 +346,7 @@ def test_a_full_database_storage_rolls_the_load_back(
     v1 = manifest_factory.generate(seed=651, rows=300)
     big = manifest_factory.generate(seed=652, rows=12000)
     with small_tmpfs("6m", "postgres") as folder:
-        try:
-            server = start_server("pg15")
-        except ServerUnavailable as exc:
-            skip_or_fail(f"PostgreSQL 15 is not available here: {exc}")
+        server = start_private("pg15")
         try:
             url = server.create_database()
             assert load_cli(url, v1).returncode == 0

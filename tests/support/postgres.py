@@ -155,6 +155,10 @@ class PostgresServer(ABC):
     @abstractmethod
     def _stop(self) -> None: ...
 
+    @abstractmethod
+    def restart(self) -> None:
+        """Restart the server: its sessions end, their transactions rolled back."""
+
     def __enter__(self) -> PostgresServer:
         return self
 
@@ -206,6 +210,15 @@ class EmbeddedPostgres(PostgresServer):
     @property
     def port(self) -> int:
         return self._port
+
+    def restart(self) -> None:
+        """Stop the server (pg_ctl's fast mode: every session ends, its transaction rolled
+        back) and start it again on the same socket, as a restart does to its clients."""
+        self._server.stop()
+        self._server.ensure_postgres_running()
+        info = self._server.get_postmaster_info()
+        if (Path(str(info.socket_dir)), int(info.port or 5432)) != (self._socket_dir, self._port):
+            raise ServerUnavailable("the embedded server came back on another socket")
 
     def _stop(self) -> None:
         try:
