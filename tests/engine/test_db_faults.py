@@ -30,7 +30,6 @@ from tests.support.manifest_factory import GeneratedManifest, ManifestFactory
 from tests.support.memory_keyring import MemoryKeyring
 from tests.support.postgres import (
     KINDS,
-    DebianPostgres15,
     PostgresServer,
     ServerUnavailable,
     start_server,
@@ -61,17 +60,6 @@ def one_error_line(done: subprocess.CompletedProcess[str]) -> str:
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, done.stderr
     return errors[0]
-
-
-@pytest.fixture
-def private_pg15() -> Iterator[DebianPostgres15]:
-    """A PostgreSQL 15 of this test's own, which it may restart."""
-    server = start_private("pg15")
-    assert isinstance(server, DebianPostgres15)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=KINDS)
@@ -238,9 +226,9 @@ def wait_for_copy(url: str, deadline: float) -> int:
 
 
 def test_the_server_restarted_under_a_streaming_copy(
-    private_pg15: DebianPostgres15, manifest_factory: ManifestFactory
+    private_server: PostgresServer, manifest_factory: ManifestFactory
 ) -> None:
-    url = private_pg15.create_database()
+    url = private_server.create_database()
     v1 = manifest_factory.generate(seed=631, rows=300)
     big = manifest_factory.generate(seed=632, rows=20000)
     assert load_cli(url, v1).returncode == 0
@@ -254,7 +242,7 @@ def test_the_server_restarted_under_a_streaming_copy(
     )
     try:
         wait_for_copy(url, time.monotonic() + 120)
-        private_pg15.restart()
+        private_server.restart()
         out, err = loader.communicate(timeout=120)
     finally:
         if loader.poll() is None:
