@@ -91,7 +91,9 @@ def test_tray_icon_menu_close_to_tray_and_states(
     assert run_job(qtbot, app, tray.check_load_action.trigger) == ("update", "ok")
     assert states == ["working"]
     assert tray.state == "loaded"
-    assert notices[-1][0] == "New manifest loaded" and published.version in notices[-1][1]
+    # The notice names what changed: it comes once the release notes are read.
+    qtbot.waitUntil(lambda: notices[-1][0] == "New manifest loaded", timeout=10_000)
+    assert published.version in notices[-1][1]
     # The next poll finds nothing new: the load nobody has seen yet stays the icon's news.
     assert run_job(qtbot, app, app.check_and_load) == ("update", "ok")
     assert tray.state == "loaded" and published.version in tray.toolTip()

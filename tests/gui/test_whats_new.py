@@ -266,6 +266,10 @@ def test_tray_line_names_sections_and_watched() -> None:
 
     watched = with_watched(notes, [Watch(1, hash=2222), Watch(2, text="helm")])
     assert tray_line(watched).endswith("; 2 watched items changed")
+    from dataclasses import replace
+
+    first = replace(notes, from_version=None, sections=())
+    assert tray_line(first) == "New manifest 245000.26.12.01 (the first load): 6 definitions"
 
 
 def test_copy_and_export_as_markdown(qtbot: Any, view: WhatsNewView, tmp_path: Path) -> None:

@@ -105,7 +105,10 @@ def tray_line(notes: ReleaseNotes, *, limit: int = 3) -> str:
         body += f" and {len(phrases) - limit} more"
     if not body:
         changed = sum(c.added + c.changed + c.removed for c in notes.counts.values())
-        body = f"{changed:,} definitions changed" if changed else "nothing listed changed"
+        if notes.first_load:
+            body = f"{changed:,} definitions"
+        else:
+            body = f"{changed:,} definitions changed" if changed else "nothing listed changed"
     watched = len(notes.watched)
     if watched:
         body += f"; {watched} watched item{'' if watched == 1 else 's'} changed"
