@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -110,7 +111,7 @@ def database_error(
     if cancelled and isinstance(exc, (psycopg.DataError, psycopg.OperationalError)):
         return CancelledError()
     if (exc.sqlstate or "").startswith("53") or "could not extend file" in str(exc):
-        return _resources_error(exc, task)
+        return _resources_error(exc, task, conn)
     if task is DatabaseTask.LOAD:
         return _load_error(exc)
     if isinstance(exc, pg_errors.UndefinedTable):
@@ -154,11 +155,14 @@ def _load_error(exc: psycopg.Error) -> ManifestGuiError | None:
     return None
 
 
-def _resources_error(exc: psycopg.Error, task: DatabaseTask) -> ManifestGuiError:
+def _resources_error(
+    exc: psycopg.Error, task: DatabaseTask, conn: psycopg.Connection | None
+) -> ManifestGuiError:
     """Class 53: the server's disk, memory or connection slots ran out."""
     detail = first_line(exc)
     if isinstance(exc, pg_errors.DiskFull) or "could not extend file" in detail:
-        what = f"The database server's storage is full ({detail})"
+        where = _storage_place(conn, detail)
+        what = f"The database server's storage{where} is full ({detail})"
     elif isinstance(exc, pg_errors.OutOfMemory):
         what = f"The database server ran out of memory ({detail})"
     else:
@@ -168,6 +172,31 @@ def _resources_error(exc: psycopg.Error, task: DatabaseTask) -> ManifestGuiError
             f"{what}; the load was rolled back and the database keeps its previous version."
         )
     return DatabaseFullError(f"{what}.")
+
+
+# A server's file path in its messages: base/... lies in the data directory, pg_tblspc/<oid>/...
+# in a tablespace.
+_TABLESPACE_FILE = re.compile(r'"pg_tblspc/(\d+)/')
+
+
+def _storage_place(conn: psycopg.Connection | None, detail: str) -> str:
+    """ " (tablespace small_disk at /srv/pg)": where the full file lies, when the session can
+    still ask; "" otherwise (the file's path in the message says it to an administrator)."""
+    found = _TABLESPACE_FILE.search(detail)
+    if found is None or conn is None or conn.closed:
+        return ""
+    try:
+        row = conn.execute(
+            "SELECT spcname, pg_tablespace_location(oid) FROM pg_tablespace WHERE oid = %s",
+            (int(found.group(1)),),
+        ).fetchone()
+        conn.rollback()
+    except psycopg.Error as exc:
+        log.info("Could not name the full tablespace: %s", first_line(exc))
+        return ""
+    if row is None:
+        return ""
+    return f" (tablespace {row[0]} at {row[1]})" if row[1] else f" (tablespace {row[0]})"
 
 
 def lock_wait_seconds() -> float:

@@ -343,7 +343,10 @@ def test_a_full_database_storage_rolls_the_load_back(
                 admin.execute("ALTER TABLE manifest.t_manifest SET TABLESPACE small_disk")
             before = snapshot(url)
             line = one_error_line(load_cli(url, big))
-            assert line.startswith("error: The database server's storage is full (could not ")
+            assert line.startswith(
+                f"error: The database server's storage (tablespace small_disk at {folder}) is full"
+                ' (could not extend file "pg_tblspc/'
+            ), line
             assert "No space left on device" in line, line
             assert line.endswith(
                 "the load was rolled back and the database keeps its previous version."
