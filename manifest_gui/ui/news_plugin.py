@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLICY_KEY = "notifications/tray_policy"  # in the window state (QSettings), not a secret
-PAGE_TITLE = "What's &new"
+PAGE_TITLE = "&What's new"
 
 
 class NewsPlugin(QObject):

@@ -89,7 +89,7 @@ class NotificationSettingsWidget(QWidget):
         self.webhook_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.webhook_edit.setClearButtonEnabled(True)
         self.webhook_edit.textChanged.connect(self._update_webhook_widgets)
-        self.show_url_box = QCheckBox("Sho&w")
+        self.show_url_box = QCheckBox("S&how")
         self.show_url_box.setObjectName("showWebhookCheckBox")
         self.show_url_box.toggled.connect(
             lambda shown: self.webhook_edit.setEchoMode(
@@ -141,7 +141,7 @@ class NotificationSettingsWidget(QWidget):
             self.policy_group.addButton(button)
             self.policy_buttons[value] = button
             box.addWidget(button)
-        form.addRow("Tray &notification:", box)
+        form.addRow("Tra&y notification:", box)
         label = form.labelForField(box)
         if isinstance(label, QLabel):
             label.setBuddy(self.policy_buttons[policy])
@@ -156,7 +156,7 @@ class NotificationSettingsWidget(QWidget):
         self.watch_text_edit.setPlaceholderText("A hash, or text of a name (e.g. Pinnacle)")
         self.watch_text_edit.textChanged.connect(lambda _t: self._update_watch_buttons())
         self.watch_text_edit.returnPressed.connect(self.add_watch)
-        self.add_watch_button = QPushButton("&Add")
+        self.add_watch_button = QPushButton("Add")  # no Alt letter: Enter in the box adds
         self.add_watch_button.setObjectName("addWatchButton")
         self.add_watch_button.clicked.connect(self.add_watch)
         self.remove_watch_button = QPushButton("&Remove")
@@ -167,7 +167,7 @@ class NotificationSettingsWidget(QWidget):
         row.addWidget(self.watch_text_edit, 1)
         row.addWidget(self.add_watch_button)
         row.addWidget(self.remove_watch_button)
-        form.addRow("Wa&tches:", self.watch_list)
+        form.addRow("Wat&ches:", self.watch_list)
         label = form.labelForField(self.watch_list)
         if isinstance(label, QLabel):
             label.setBuddy(self.watch_list)

@@ -49,7 +49,7 @@ def test_a_changed_load_shows_whats_new_first_and_posts_to_discord(
     app = make_app(database_url=database_url, bungie_root=bungie_server.base_url)
     app.secrets.set_discord_webhook_url(discord.webhook_url)
     page = app.news.page
-    assert app.window.tabs.indexOf(page) == 1 and app.window.tabs.tabText(1) == "What's &new"
+    assert app.window.tabs.indexOf(page) == 1 and app.window.tabs.tabText(1) == "&What's new"
 
     bungie_server.publish(manifest_factory.content_file(first))
     _load(qtbot, app)

@@ -100,9 +100,9 @@ class WhatsNewView(QWidget):
         self.tree = _tree(self.proxy)
 
         self.watch_button = WatchButton(watches, self)
-        self.open_button = QPushButton("Open in &Browse")
+        self.open_button = QPushButton("&Open in Browse")
         self.open_button.setObjectName("openInBrowseButton")
-        self.copy_button = QPushButton("Copy as &Markdown")
+        self.copy_button = QPushButton("Cop&y as Markdown")
         self.copy_button.setObjectName("copyMarkdownButton")
         self.export_button = QToolButton()
         self.export_button.setObjectName("exportNotesButton")
@@ -121,7 +121,7 @@ class WhatsNewView(QWidget):
         picker = QHBoxLayout()
         to_label = QLabel("&Version:")
         to_label.setBuddy(self.to_combo)
-        from_label = QLabel("compared &with:")
+        from_label = QLabel("compared wi&th:")
         from_label.setBuddy(self.from_combo)
         for widget in (to_label, self.to_combo, from_label, self.from_combo):
             picker.addWidget(widget)
