@@ -21,6 +21,7 @@ import pytest
 from manifest_gui.engine.database import connect, ensure_schema, migrations
 from manifest_gui.engine.db_errors import DatabaseTask, database_error, lock_wait_seconds
 from manifest_gui.engine.errors import DatabaseUnavailableError
+from manifest_gui.engine.loader import VIEW_TABLES
 from manifest_gui.engine.secrets import SecretStore
 from manifest_gui.engine.service import ManifestService
 from manifest_gui.engine.settings import Settings
@@ -107,7 +108,10 @@ def test_a_changed_load_goes_ahead_beside_an_idle_reader(
     database_url: str, manifest_factory: ManifestFactory, query: str
 ) -> None:
     v1 = manifest_factory.generate(seed=601, rows=400)
-    v2 = manifest_factory.generate(seed=602, version_of=v1)
+    v2 = manifest_factory.generate(seed=602, version_of=v1, changed=0.5, deleted=0.1, added=0.1)
+    assert v2.changes is not None
+    touched = {table for table, _ in v2.changes.modified | v2.changes.deleted | v2.changes.added}
+    assert set(VIEW_TABLES.values()) <= touched  # every view is refreshed
     assert load_cli(database_url, v1).returncode == 0
     with idle_reader(database_url, query, "report-bot"):
         done = load_cli(database_url, v2)
