@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 import psycopg
+from psycopg import errors as pg_errors
 
 from .database import LOAD_LOCK, ensure_schema, lock_wait_seconds
 from .db_errors import DatabaseTask, database_error
@@ -246,6 +247,11 @@ def _drop_indexes_when_empty(conn: psycopg.Connection) -> list[bytes] | None:
     when the table has rows; the drop and the rebuild are part of the load's transaction."""
     if conn.execute("SELECT EXISTS (SELECT 1 FROM manifest.t_manifest)").fetchone() != (False,):
         return None
+    if not _lock_now(conn, psycopg.sql.Identifier("manifest", "t_manifest")):
+        # Another session holds the empty table (a reader idle in its transaction, say): load
+        # around it with the indexes in place, as into a table with rows, instead of waiting.
+        log.info("t_manifest is in use elsewhere; loading without dropping its indexes")
+        return None
     rows = conn.execute(
         """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
              FROM pg_index i
@@ -258,6 +264,17 @@ def _drop_indexes_when_empty(conn: psycopg.Connection) -> list[bytes] | None:
     # wal_level=minimal (the embedded one) skip writing the bulk COPY to the WAL.
     conn.execute("TRUNCATE manifest.t_manifest")
     return [definition.encode() for _, definition in rows]
+
+
+def _lock_now(conn: psycopg.Connection, table: psycopg.sql.Identifier) -> bool:
+    """Take `table` ACCESS EXCLUSIVE if nobody holds a lock on it now; never wait."""
+    lock = psycopg.sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE NOWAIT").format(table)
+    try:
+        with conn.transaction():  # a savepoint: a refused lock must not fail the load
+            conn.execute(lock)
+    except pg_errors.LockNotAvailable:
+        return False
+    return True
 
 
 def _qualified(regclass_text: str) -> psycopg.sql.Composable:

@@ -132,27 +132,42 @@ def assert_names_the_holder(line: str, pid: int, application_name: str) -> None:
     assert line.endswith("was rolled back; end that session's transaction and load again.")
 
 
-def test_a_load_that_waits_for_a_lock_gives_up_and_names_the_holder(
+def test_a_first_load_goes_ahead_beside_an_idle_reader(
     database_url: str, manifest_factory: ManifestFactory
 ) -> None:
-    # A first load into an empty table drops its indexes, which needs the table to itself.
+    """A first load drops the empty table's indexes, which needs the table to itself; with a
+    reader on it, it loads with the indexes in place instead of waiting."""
     v1 = manifest_factory.generate(seed=611, rows=300)
     with connect(database_url) as conn:
         ensure_schema(conn)
         conn.commit()
-    before = snapshot(database_url)
-    with idle_reader(
-        database_url, "SELECT count(*) FROM manifest.t_manifest", "nightly-report"
-    ) as pid:
-        started = time.monotonic()
+    query = "SELECT count(*) FROM manifest.vw_manifest_tables"
+    with idle_reader(database_url, query, "nightly-report"):
         done = load_cli(database_url, v1)
+        assert done.returncode == 0, done.stderr
+    assert_loaded(database_url, v1)
+
+
+def test_a_load_that_waits_for_a_lock_gives_up_and_names_the_holder(
+    database_url: str, manifest_factory: ManifestFactory
+) -> None:
+    """A tool that holds the current version's row (SELECT ... FOR SHARE) idle in its
+    transaction: the load must wait to make another version current, and gives up."""
+    v1 = manifest_factory.generate(seed=612, rows=300)
+    v2 = manifest_factory.generate(seed=613, version_of=v1)
+    assert load_cli(database_url, v1).returncode == 0
+    before = snapshot(database_url)
+    query = "SELECT manifest_id FROM manifest.t_manifest_version WHERE current FOR SHARE"
+    with idle_reader(database_url, query, "nightly-report") as pid:
+        started = time.monotonic()
+        done = load_cli(database_url, v2)
         waited = time.monotonic() - started
     assert_names_the_holder(one_error_line(done), pid, "nightly-report")
     assert waited < 30
     assert snapshot(database_url) == before
     # The reader has ended: the next load goes through, exactly.
-    assert load_cli(database_url, v1).returncode == 0
-    assert_loaded(database_url, v1)
+    assert load_cli(database_url, v2).returncode == 0
+    assert_loaded(database_url, v2)
 
 
 def install_version_4(url: str) -> None:
