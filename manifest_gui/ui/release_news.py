@@ -24,6 +24,7 @@ from ..engine.icons import IconStore
 from ..engine.loader import LoadResult
 from ..engine.notes_model import ReleaseNotes, TableCounts, VersionRef
 from ..engine.notify import load_changed, notify_after_load
+from ..engine.progress import Progress
 from ..engine.service import ManifestService
 from ..engine.settings import Settings
 from ..engine.viewer_queries import to_signed, version_changes
@@ -32,6 +33,7 @@ from .tray_news import NotifyPolicy, tray_news
 from .whats_new import IconLoader, Watches, WhatsNewView
 from .whats_new.definition_badge import DefinitionBadge
 from .whats_new.notes_loader import LoadedNotes
+from .workers import cancel_in_background
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,7 @@ class ReleaseNews(QObject):
             max_workers=1, thread_name_prefix="release-news"
         )
         self.load_ended_at: float | None = None  # perf_counter at after_load, for the benchmark
+        self._posting: Progress | None = None  # of the Discord post running in the worker
         self._notesRead.connect(self._on_notes_read)
         self._outlineRead.connect(self.page.show_outline)
         self._posted.connect(self._on_posted)
@@ -149,7 +152,9 @@ class ReleaseNews(QObject):
             self._notesRead.emit(news, None)
         else:
             self._notesRead.emit(news, LoadedNotes(notes, versions, time.perf_counter() - started))
-        outcome = notify_after_load(service, news.loaded, notes=notes)
+        progress = self._posting = Progress()  # shutdown() cancels a post in flight
+        outcome = notify_after_load(service, news.loaded, progress, notes=notes)
+        self._posting = None
         if icons is not None:
             icons.prune()  # like the manifest cache after a load
         self._posted.emit(outcome)
@@ -179,6 +184,9 @@ class ReleaseNews(QObject):
     def shutdown(self) -> None:
         """Wait for the post-load worker (bounded by its network timeouts); stop the page."""
         pool, self._pool = self._pool, None
+        posting = self._posting
+        if posting is not None:  # a 429 wait or a retry must not hold up quitting
+            cancel_in_background(posting, "cancel-discord")
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         self.page.shutdown()

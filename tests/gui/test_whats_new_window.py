@@ -181,3 +181,28 @@ def test_a_load_while_hidden_is_one_line_in_the_tray_and_its_click_opens_whats_n
     app.tray.messageClicked.emit()
     qtbot.waitUntil(app.window.isVisible, timeout=5000)
     assert app.window.tabs.currentWidget() is plugin.page
+
+
+def test_quitting_does_not_wait_out_a_discord_rate_limit(
+    qtbot: Any,
+    make_app: AppFactory,
+    database_url: str,
+    bungie_server: BungieServer,
+    manifest_factory: ManifestFactory,
+    discord: DiscordServer,
+) -> None:
+    import time
+
+    from tests.support.discord_server import rate_limited
+
+    first = manifest_factory.generate(seed=10, rows=600)
+    app = make_app(database_url=database_url, bungie_root=bungie_server.base_url)
+    app.secrets.set_discord_webhook_url(discord.webhook_url)
+    discord.queue(rate_limited(40))
+    bungie_server.publish(manifest_factory.content_file(first))
+    assert run_job(qtbot, app, app.check_and_load) == ("update", "ok")
+    qtbot.waitUntil(lambda: len(discord.requests) == 1, timeout=WAIT_MS)
+    started = time.monotonic()
+    app.shutdown()
+    assert time.monotonic() - started < 10, "the 40 s wait was cut short"
+    assert discord.accepted == []
