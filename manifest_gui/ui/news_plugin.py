@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+DATABASE_FIELDS = ("database_url", "data_dir")  # another database: the page starts afresh
 POLICY_KEY = "notifications/tray_policy"  # in the window state (QSettings), not a secret
 PAGE_TITLE = "&What's new"
 
@@ -35,6 +36,7 @@ class NewsPlugin(QObject):
         self._app = app
         self._news_shown_in_tray = False  # the tray's last message was release news
         self.last_tray_message: tuple[str, str] | None = None  # title, text
+        self._settings = app.settings
         self.news = ReleaseNews(lambda: app.service, app.settings, policy=self.policy, parent=self)
         window = app.window
         self.page = self.news.page
@@ -130,7 +132,11 @@ class NewsPlugin(QObject):
 
     @Slot(object)
     def _on_settings_chosen(self, settings: Settings) -> None:
+        # Connected after the Application's own slot: the service is the new one by now.
+        previous, self._settings = self._settings, settings
         self.news.set_settings(settings)
+        if any(getattr(previous, name) != getattr(settings, name) for name in DATABASE_FIELDS):
+            self.page.forget()
 
     def shutdown(self) -> None:
         self.news.shutdown()

@@ -351,3 +351,25 @@ def test_only_the_icons_on_screen_are_fetched(
     finally:
         page.shutdown()
         page.icons.close()
+
+
+def test_icons_in_memory_are_bounded_and_come_back_from_disk(
+    qtbot: Any, bungie_server: BungieServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from manifest_gui.ui.whats_new import icon_loader
+
+    monkeypatch.setattr(icon_loader, "MAX_ICONS", 3)
+    bungie_server.any_icon = True
+    loader = _loader(bungie_server.base_url, tmp_path)
+    paths = [f"{ICON}lru{i}.png" for i in range(5)]
+    try:
+        for path in paths:
+            with qtbot.waitSignal(loader.iconArrived, timeout=WAIT_MS):
+                loader.request(path)
+        assert [loader.has_icon(p) for p in paths] == [False, False, True, True, True]
+        with qtbot.waitSignal(loader.iconArrived, timeout=WAIT_MS):
+            loader.icon(paths[0])  # shown again: asked again
+        assert loader.has_icon(paths[0]) and not loader.has_icon(paths[2])
+        assert len(bungie_server.requests_to(paths[0])) == 1, "the second time from the disk"
+    finally:
+        loader.close()

@@ -4,6 +4,7 @@ notes (a failure is a warning in the log), and a reload that changed nothing doe
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -206,3 +207,24 @@ def test_quitting_does_not_wait_out_a_discord_rate_limit(
     app.shutdown()
     assert time.monotonic() - started < 10, "the 40 s wait was cut short"
     assert discord.accepted == []
+
+
+def test_another_database_starts_the_page_afresh(
+    qtbot: Any,
+    make_app: AppFactory,
+    database_url: str,
+    bungie_server: BungieServer,
+    manifest_factory: ManifestFactory,
+) -> None:
+    first = manifest_factory.generate(seed=12, rows=600)
+    app = make_app(database_url=database_url, bungie_root=bungie_server.base_url)
+    bungie_server.publish(manifest_factory.content_file(first))
+    _load(qtbot, app)
+    page = app.news.page
+    assert page.notes is not None and app.window.tabs.currentWidget() is page
+    other = dataclasses.replace(app.settings, database_url="postgresql://nobody@127.0.0.1:1/none")
+    with qtbot.waitSignal(page.failed, timeout=WAIT_MS):  # it reads the new one at once
+        app.dialogs.settingsChosen.emit(other)
+    assert page.notes is None and page.entries_model.rowCount() == 0
+    assert "Cannot connect" in page.message.text()
+    qtbot.waitUntil(lambda: not app.runner.busy, timeout=WAIT_MS)

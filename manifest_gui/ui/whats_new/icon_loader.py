@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import OrderedDict
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRectF, Qt, Signal, Slot
@@ -20,6 +21,7 @@ from ...engine.icons import IconStore, is_icon_path
 log = logging.getLogger(__name__)
 
 ICON_SIZE = 40  # pixels the lists show an icon at (Bungie's are 96)
+MAX_ICONS = 600  # pictures kept in memory
 
 
 @functools.cache
@@ -53,7 +55,8 @@ class IconLoader(QObject):
         super().__init__(parent)
         self.setObjectName("iconLoader")
         self._store = store
-        self._icons: dict[str, QIcon] = {}
+        # The newest MAX_ICONS pictures (a release can name thousands; each is ~25 KB).
+        self._icons: OrderedDict[str, QIcon] = OrderedDict()
         self._missing: set[str] = set()
         self._asked: set[str] = set()
         self._decoded.connect(self._on_decoded)
@@ -79,6 +82,7 @@ class IconLoader(QObject):
             return placeholder_icon()
         found = self._icons.get(path)
         if found is not None:
+            self._icons.move_to_end(path)
             return found
         if fetch:
             self.request(path)
@@ -128,6 +132,9 @@ class IconLoader(QObject):
             self._missing.add(path)
             return
         self._icons[path] = QIcon(QPixmap.fromImage(image))
+        while len(self._icons) > MAX_ICONS:
+            evicted, _icon = self._icons.popitem(last=False)
+            self._asked.discard(evicted)  # asked again (from the disk cache) when shown again
         self.iconArrived.emit(path)
 
     def close(self) -> None:

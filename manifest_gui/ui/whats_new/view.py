@@ -236,6 +236,20 @@ class WhatsNewView(QWidget):
         """Notes read elsewhere are on their way (show_loaded): no read of its own meanwhile."""
         self._shown = True
 
+    def forget(self) -> None:
+        """Another database: drop what is shown; read again now if shown, else when shown."""
+        self.loaded = None
+        self.entries_model.set_notes(None)
+        self.sections_model.set_notes(None)
+        self.exporter.set_notes(None)
+        self.title.setText("Load a manifest to see what it changed.")
+        self._set_message("")
+        self._shown = False
+        self._first_view_of = None
+        self._update_buttons()
+        if self.isVisible():
+            self.show_latest()
+
     def shutdown(self) -> None:
         self.loader.shutdown()
         self.exporter.shutdown()
