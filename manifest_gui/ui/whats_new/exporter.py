@@ -5,16 +5,16 @@ HTML export may fetch icons that are not cached yet."""
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from ...engine.icons import IconStore
-from ...engine.notes_model import ReleaseNotes
+from ...engine.notes_model import ReleaseNotes, Section
 from ...engine.notes_text import to_markdown
-from .html_export import notes_html
+from .html_export import IconFile, notes_html
 from .icon_loader import IconLoader
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class NotesExporter(QObject):
         """In the worker."""
         try:
             if fmt == "html":
-                text = notes_html(notes, store.get if store is not None else _no_icon)
+                text = notes_html(notes, _icon_files(notes, store))
             else:
                 text = _markdown(notes)
             path.write_text(text, encoding="utf-8")
@@ -99,8 +99,24 @@ class NotesExporter(QObject):
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _no_icon(_path: str) -> Path | None:
-    return None
+def _icon_files(notes: ReleaseNotes, store: IconStore | None) -> IconFile:
+    """Every icon of the notes asked for at once (the icon pool fetches four at a time), then
+    read one by one as the page is written."""
+    if store is None:
+        return lambda _path: None
+    paths = {e.icon for s in (*notes.sections, Section("", "", notes.watched)) for e in s.entries}
+    pending = {path: store.request(path) for path in sorted(p for p in paths if p)}
+
+    def icon_file(path: str) -> Path | None:
+        future = pending.get(path)
+        if future is None:
+            return store.get(path)
+        try:
+            return future.result()
+        except CancelledError:  # the store closed (quitting): the placeholder
+            return None
+
+    return icon_file
 
 
 def _markdown(notes: ReleaseNotes) -> str:
