@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from PySide6.QtGui import QColor, QFontDatabase, QTextCharFormat, QTextCursor
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QColor, QFontDatabase, QResizeEvent, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
 LEVEL_COLOURS = {"error": "#b42318", "warning": "#9a6700"}
@@ -39,6 +40,22 @@ class LogView(QPlainTextEdit):
         cursor.insertText(f"{stamp}  {text}", fmt)
         if at_bottom:
             bar.setValue(bar.maximum())
+            # The range can grow only once the new line is laid out: follow it then too.
+            QTimer.singleShot(0, self, self._scroll_to_end)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        # A window re-laid out (a status line that wraps) must not leave the newest lines
+        # below the edge: a log that showed its end keeps showing it.
+        bar = self.verticalScrollBar()
+        at_bottom = bar.value() >= bar.maximum() - 4
+        super().resizeEvent(event)
+        if at_bottom:
+            self._scroll_to_end()
+            QTimer.singleShot(0, self, self._scroll_to_end)
+
+    def _scroll_to_end(self) -> None:
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
 
     def lines(self) -> list[str]:
         return self.toPlainText().splitlines()
