@@ -373,3 +373,19 @@ def test_icons_in_memory_are_bounded_and_come_back_from_disk(
         assert len(bungie_server.requests_to(paths[0])) == 1, "the second time from the disk"
     finally:
         loader.close()
+
+
+def test_an_empty_list_says_why(qtbot: Any, view: WhatsNewView) -> None:
+    from dataclasses import replace
+
+    from manifest_gui.ui.whats_new.notes_loader import LoadedNotes
+    from tests.gui.whats_new_support import VERSIONS
+
+    first = replace(known_notes(), from_version=None, sections=())
+    view.show_loaded(LoadedNotes(first, VERSIONS, 0.1))
+    assert view.message.text().startswith("The first version loaded")
+    noise = replace(known_notes(), sections=())
+    view.show_loaded(LoadedNotes(noise, VERSIONS, 0.1))
+    assert view.message.text().startswith("Nothing to list")
+    view.show_loaded(LoadedNotes(known_notes(), VERSIONS, 0.1))
+    assert not view.message.isVisible()

@@ -178,15 +178,9 @@ class WhatsNewView(QWidget):
     @Slot()
     def request_visible_icons(self) -> list[str]:
         """Ask for the icons of the entries on screen; returns their paths."""
-        viewport = self.tree.viewport()
-        index = self.tree.indexAt(viewport.rect().topLeft())
-        paths: list[str] = []
-        while index.isValid() and self.tree.visualRect(index).top() < viewport.height():
-            entry = index.data(ENTRY_ROLE)
-            if isinstance(entry, Entry) and entry.icon and not index.parent().parent().isValid():
-                paths.append(entry.icon)
-                self.icons.request(entry.icon)
-            index = self.tree.indexBelow(index)
+        paths = _visible_icons(self.tree)
+        for path in paths:
+            self.icons.request(path)
         return paths
 
     def resizeEvent(self, event: QResizeEvent) -> None:
@@ -273,6 +267,8 @@ class WhatsNewView(QWidget):
         else:
             self.tree.expandToDepth(0)
         self._show_title(notes)
+        if self.entries_model.entry_rows() == 0:
+            self._set_message(_nothing_listed(notes))
         self.exporter.set_notes(notes)
         self._update_buttons()
         if self._first_view_of != notes.to_version:
@@ -419,3 +415,31 @@ def _tree(model: EntriesFilter) -> QTreeView:
     for column, width in ((Column.NAME, 330), (Column.KIND, 110), (Column.CHANGE, 260)):
         tree.setColumnWidth(column, width)
     return tree
+
+
+def _nothing_listed(notes: ReleaseNotes) -> str:
+    """Why the list is empty."""
+    if notes.first_load:
+        return (
+            "The first version loaded: its definitions are counted, not listed. The next "
+            "load's notes list what it changes."
+        )
+    if notes.counts:
+        return (
+            "Nothing to list: what changed was only index numbers or image paths, or in tables "
+            "without a section (the counts above)."
+        )
+    return "These two versions hold the same definitions."
+
+
+def _visible_icons(tree: QTreeView) -> list[str]:
+    """The icon paths of the entry rows on screen, top to bottom."""
+    viewport = tree.viewport()
+    index = tree.indexAt(viewport.rect().topLeft())
+    paths: list[str] = []
+    while index.isValid() and tree.visualRect(index).top() < viewport.height():
+        entry = index.data(ENTRY_ROLE)
+        if isinstance(entry, Entry) and entry.icon and not index.parent().parent().isValid():
+            paths.append(entry.icon)
+        index = tree.indexBelow(index)
+    return paths
