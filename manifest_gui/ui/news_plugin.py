@@ -67,9 +67,7 @@ class NewsPlugin(QObject):
     def _on_load_finished(self, loaded: LoadResult) -> None:
         app = self._app
         hidden = app.tray is not None and not app.window.isVisible()
-        spec = app.presenter.spec
-        poll = spec is not None and spec.kind == "poll"
-        if not self.news.after_load(loaded, hidden=hidden, poll=poll) and hidden:
+        if not self.news.after_load(loaded, hidden=hidden) and hidden:
             self._notify("New manifest loaded", f"{loaded.version} was loaded.")
 
     @Slot()

@@ -10,7 +10,9 @@ runner stays free for the next poll meanwhile.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +25,7 @@ from ..engine.errors import ManifestGuiError
 from ..engine.icons import IconStore
 from ..engine.loader import LoadResult
 from ..engine.notes_model import ReleaseNotes, TableCounts, VersionRef
-from ..engine.notify import load_changed, notify_after_load
+from ..engine.notify import NotifyOutcome, load_changed, notify_after_load
 from ..engine.progress import Progress
 from ..engine.service import ManifestService
 from ..engine.settings import Settings
@@ -65,7 +67,6 @@ class LoadNews:
 
     loaded: LoadResult
     hidden: bool  # the window was hidden when it ended
-    poll: bool  # an automatic check started it
 
 
 class ReleaseNews(QObject):
@@ -99,11 +100,13 @@ class ReleaseNews(QObject):
         self.watches = Watches(watchlist, self)
         self.page = WhatsNewView(service, self.icons, self.watches)
         self.page.openRequested.connect(self._open_definition)
-        self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="release-news"
-        )
+        # Two workers: the notes are read at once after each load, while the posts go out one
+        # after another in load order (a rate limit may hold one up for a minute).
+        self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(1, "release-notes")
+        self._posts: ThreadPoolExecutor | None = ThreadPoolExecutor(1, "discord-post")
         self.load_ended_at: float | None = None  # perf_counter at after_load, for the benchmark
         self._posting: Progress | None = None  # of the Discord post running in the worker
+        self._closing = threading.Event()
         self._notesRead.connect(self._on_notes_read)
         self._outlineRead.connect(self.page.show_outline)
         self._posted.connect(self._on_posted)
@@ -120,21 +123,21 @@ class ReleaseNews(QObject):
             self.icons.set_store(icon_store(settings))
 
     # After a load --------------------------------------------------------------------------------
-    def after_load(self, loaded: LoadResult, *, hidden: bool, poll: bool) -> bool:
+    def after_load(self, loaded: LoadResult, *, hidden: bool) -> bool:
         """Called when a load ended well. False when it changed nothing (nothing happens)."""
         if not load_changed(loaded) or self._pool is None:
             return False
         self.load_ended_at = time.perf_counter()
-        news = LoadNews(loaded, hidden, poll)
+        news = LoadNews(loaded, hidden)
         self.page.expect_notes()
         if not hidden:
             self.showPageRequested.emit()
         self.page.icons.retry_missing()
-        self._pool.submit(self._work, news, self._service(), self.icons.store)
+        self._pool.submit(self._read, news, self._service(), self.icons.store)
         return True
 
-    def _work(self, news: LoadNews, service: ManifestService, icons: IconStore | None) -> None:
-        """In the worker: notes for the page and tray first, then the Discord post."""
+    def _read(self, news: LoadNews, service: ManifestService, icons: IconStore | None) -> None:
+        """In the notes worker: the outline, then the notes; then the post is queued."""
         try:
             self._outlineRead.emit(read_outline(service, news.loaded))
         except ManifestGuiError as exc:  # the full read below meets it again and says so
@@ -152,11 +155,20 @@ class ReleaseNews(QObject):
             self._notesRead.emit(news, None)
         else:
             self._notesRead.emit(news, LoadedNotes(notes, versions, time.perf_counter() - started))
-        progress = self._posting = Progress()  # shutdown() cancels a post in flight
-        outcome = notify_after_load(service, news.loaded, progress, notes=notes)
-        self._posting = None
         if icons is not None:
             icons.prune()  # like the manifest cache after a load
+        posts = self._posts
+        if posts is not None:
+            with contextlib.suppress(RuntimeError):  # shut down meanwhile: nothing is posted
+                posts.submit(self._post, news, service, notes)
+
+    def _post(self, news: LoadNews, service: ManifestService, notes: ReleaseNotes | None) -> None:
+        """In the post worker, in load order."""
+        progress = self._posting = Progress()  # shutdown() cancels a post in flight
+        if self._closing.is_set():  # set before shutdown() looks at _posting: never both missed
+            return
+        outcome = notify_after_load(service, news.loaded, progress, notes=notes)
+        self._posting = None
         self._posted.emit(outcome)
 
     @Slot(object, object)
@@ -171,10 +183,9 @@ class ReleaseNews(QObject):
                 self.trayNews.emit("New manifest loaded", line)
 
     @Slot(object)
-    def _on_posted(self, outcome: object) -> None:
-        text = getattr(outcome, "warning", None)
-        if text:
-            self.warning.emit(str(text))
+    def _on_posted(self, outcome: NotifyOutcome) -> None:
+        if outcome.warning:
+            self.warning.emit(outcome.warning)
         self.notified.emit(outcome)
 
     @Slot(str, object)
@@ -184,10 +195,14 @@ class ReleaseNews(QObject):
     def shutdown(self) -> None:
         """Wait for the post-load worker (bounded by its network timeouts); stop the page."""
         pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        posts, self._posts = self._posts, None
+        self._closing.set()
         posting = self._posting
         if posting is not None:  # a 429 wait or a retry must not hold up quitting
             cancel_in_background(posting, "cancel-discord")
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if posts is not None:
+            posts.shutdown(wait=True, cancel_futures=True)
         self.page.shutdown()
         self.icons.close()

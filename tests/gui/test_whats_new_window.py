@@ -228,3 +228,29 @@ def test_another_database_starts_the_page_afresh(
     assert page.notes is None and page.entries_model.rowCount() == 0
     assert "Cannot connect" in page.message.text()
     qtbot.waitUntil(lambda: not app.runner.busy, timeout=WAIT_MS)
+
+
+def test_a_post_held_by_a_rate_limit_does_not_hold_up_the_next_notes(
+    qtbot: Any,
+    make_app: AppFactory,
+    database_url: str,
+    bungie_server: BungieServer,
+    manifest_factory: ManifestFactory,
+    discord: DiscordServer,
+) -> None:
+    from tests.support.discord_server import rate_limited
+
+    first = manifest_factory.generate(seed=13, rows=600)
+    second = manifest_factory.generate(seed=14, version_of=first, changed=0.1)
+    app = make_app(database_url=database_url, bungie_root=bungie_server.base_url)
+    app.secrets.set_discord_webhook_url(discord.webhook_url)
+    discord.queue(rate_limited(30))
+    bungie_server.publish(manifest_factory.content_file(first))
+    assert run_job(qtbot, app, app.check_and_load) == ("update", "ok")
+    qtbot.waitUntil(lambda: len(discord.requests) == 1, timeout=WAIT_MS)
+    bungie_server.publish(manifest_factory.content_file(second))
+    page = app.news.page
+    with qtbot.waitSignal(page.notesShown, timeout=15_000) as shown:
+        assert run_job(qtbot, app, app.check_and_load) == ("update", "ok")
+    assert shown.args[0].notes.to_version.manifest_id == 2
+    assert discord.accepted == [], "the first post still waits out its rate limit"
