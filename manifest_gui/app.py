@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, QSettings, QUrl, Signal, SignalInstance, Slo
 from PySide6.QtGui import QDesktopServices
 
 from . import APP_NAME, __version__
+from .engine.datadir import data_dir_problem
 from .engine.jobs import (
     ArchiveJob,
     CheckJob,
@@ -135,6 +136,8 @@ class Application(QObject):
         self.window.add_viewer(self.viewer)
         self.presenter.loadFinished.connect(lambda _loaded: self.viewer.refresh())
         self.viewer.bugFound.connect(self.show_bug)
+        self.presenter.dataDirUnusable.connect(self.dialogs.show_data_dir_problem)
+        self.dialogs.dataDirSettingsRequested.connect(lambda: self.open_settings().show_data_dir())
         self.news = plug_in_news(self)  # What's new, icons, watches, Discord, tray news
         # Start at login and the menu entry: applied on OK at once, even while a job runs.
         self.settingsDialogOpened.connect(lambda d: add_desktop_page(d, self._log))
@@ -166,6 +169,10 @@ class Application(QObject):
             self.show_window()
         self.scheduler.start()
         self._log(f"{APP_NAME} {__version__} started; database: {database_words(self.settings)}.")
+        problem = data_dir_problem(self.settings.data_path)
+        if problem is not None:
+            self._log(str(problem), "error")
+            self.dialogs.show_data_dir_problem(problem)
         if startup_job == AUTO:
             startup_job = PollJob() if self.settings.poll_enabled else CheckJob()
         if isinstance(startup_job, JobSpec):

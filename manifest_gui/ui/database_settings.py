@@ -1,14 +1,19 @@
 """The Database page of Settings: the embedded PostgreSQL or a server's URL, its password (to the
-keyring, never the file), and a connection test that runs in a worker."""
+keyring, never the file), a connection test that runs in a worker, and the data folder (the
+embedded database, the download cache and the logs)."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from pathlib import Path
 
+import platformdirs
 from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QFileDialog,
+    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -17,7 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .. import APP_NAME
 from ..engine.database import connect, describe_url, url_problem
+from ..engine.datadir import data_dir_problem
 from ..engine.errors import ConfigurationError
 from ..engine.progress import Progress
 from ..engine.secrets import SecretStore, database_entry
@@ -28,6 +35,7 @@ from .settings_fields import (
     form_page,
     hint,
     lock_from_environment,
+    set_buddy,
     wrapping,
 )
 from .workers import JobRunner
@@ -124,13 +132,44 @@ class DatabaseSettingsPage(QWidget):
         self._locked = lock_from_environment(
             settings, "database_url", self.embedded_radio, self.server_radio, self.url_edit
         )
+        self._add_data_dir_row(form, settings)
         self._update_widgets()
+
+    def _add_data_dir_row(self, form: QFormLayout, settings: Settings) -> None:
+        self.data_dir_edit = QLineEdit(settings.data_dir or "")
+        self.data_dir_edit.setObjectName("dataDirEdit")
+        self.data_dir_edit.setPlaceholderText(platformdirs.user_data_dir(APP_NAME))
+        self.data_dir_edit.setToolTip(
+            "Where the embedded database, the download cache and the logs are kept; "
+            "empty for the default."
+        )
+        browse = QPushButton("&Browse…")
+        browse.setObjectName("dataDirBrowseButton")
+        browse.clicked.connect(self._choose_data_dir)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.data_dir_edit, 1)
+        row.addWidget(browse)
+        form.addRow("Data &folder:", row)
+        set_buddy(form, row, self.data_dir_edit)
+        self._data_dir_locked = lock_from_environment(
+            settings, "data_dir", self.data_dir_edit, browse
+        )
+
+    @Slot()
+    def _choose_data_dir(self) -> None:
+        start = self.data_dir_edit.text().strip() or self.data_dir_edit.placeholderText()
+        folder = QFileDialog.getExistingDirectory(self, "Choose the data folder", start)
+        if folder:
+            self.data_dir_edit.setText(folder)
 
     def server_url(self) -> str:
         return self.url_edit.text().strip()
 
     def apply_to(self, settings: Settings) -> Settings:
-        """The settings with this page's database (ConfigurationError when it is unusable)."""
+        """The settings with this page's database and data folder (ConfigurationError when
+        either is unusable)."""
+        settings = self._apply_data_dir(settings)
         if self._locked:
             return settings
         if not self.server_radio.isChecked():
@@ -142,6 +181,19 @@ class DatabaseSettingsPage(QWidget):
         if problem is not None:
             raise ConfigurationError(problem)
         return dataclasses.replace(settings, database_url=strip_password(url))
+
+    def _apply_data_dir(self, settings: Settings) -> Settings:
+        if self._data_dir_locked:
+            return settings
+        text = self.data_dir_edit.text().strip()
+        data_dir = str(Path(text).expanduser()) if text else None
+        if data_dir != settings.data_dir:
+            new = dataclasses.replace(settings, data_dir=data_dir)
+            problem = data_dir_problem(new.data_path)
+            if problem is not None:
+                raise ConfigurationError(str(problem))
+            return new
+        return settings
 
     def typed_secret(self) -> bool:
         return bool(self.password_edit.text())

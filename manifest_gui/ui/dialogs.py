@@ -1,4 +1,5 @@
-"""The window's two modeless dialogs, at most one of each: Settings and Load from archive.
+"""The window's modeless dialogs, at most one of each: Settings, Load from archive, and the one
+that says the data folder cannot be used.
 
 The dialogs only choose; what they choose comes back as a signal (settingsChosen, archiveChosen)
 for the Application to apply or run like any other job.
@@ -9,10 +10,12 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QWidget
 
+from ..engine.datadir import DataDirError, DiskFullError
 from ..engine.secrets import SecretStore
 from ..engine.service import ManifestService
 from ..engine.settings import Settings
 from .archive_dialog import ArchiveDialog
+from .data_dir_dialog import DataDirDialog
 from .settings_dialog import SettingsDialog
 
 
@@ -20,12 +23,14 @@ class Dialogs(QObject):
     settingsChosen = Signal(object)  # Settings, from OK in the Settings dialog
     settingsDialogOpened = Signal(object)  # SettingsDialog: other parts may add_tab() to it
     archiveChosen = Signal(str)  # the key of an archived manifest to load
+    dataDirSettingsRequested = Signal()  # Settings, opened on the data folder
 
     def __init__(self, parent_window: QWidget, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._window = parent_window
         self.settings_dialog: SettingsDialog | None = None
         self.archive_dialog: ArchiveDialog | None = None
+        self.data_dir_dialog: DataDirDialog | None = None
 
     def open_settings(
         self, settings: Settings, secrets: SecretStore, *, tray_available: bool
@@ -68,6 +73,23 @@ class Dialogs(QObject):
     @Slot(int)
     def _on_archive_finished(self, _result: int) -> None:
         dialog, self.archive_dialog = self.archive_dialog, None
+        if dialog is not None:
+            dialog.deleteLater()
+
+    @Slot(object)
+    def show_data_dir_problem(self, error: DataDirError | DiskFullError) -> None:
+        """Name the unusable data folder and offer Settings; a poller meeting the same problem
+        again opens no second dialog."""
+        if self.data_dir_dialog is not None:
+            return
+        dialog = DataDirDialog(error, self.dataDirSettingsRequested.emit, self._window)
+        self.data_dir_dialog = dialog
+        dialog.finished.connect(self._on_data_dir_finished)
+        dialog.open()
+
+    @Slot(int)
+    def _on_data_dir_finished(self, _result: int) -> None:
+        dialog, self.data_dir_dialog = self.data_dir_dialog, None
         if dialog is not None:
             dialog.deleteLater()
 

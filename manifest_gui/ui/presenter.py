@@ -15,6 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from ..engine.datadir import DataDirError, DiskFullError
 from ..engine.jobs import JobResult, JobSpec, Outcome
 from ..engine.loader import LoadResult
 from ..engine.progress import Level, ProgressEvent, Stage
@@ -50,6 +51,7 @@ class FeedbackPresenter(QObject):
 
     jobFinished = Signal(str, str)  # JobKind, Outcome; the runner is free again
     loadFinished = Signal(object)  # LoadResult of a load that changed the database
+    dataDirUnusable = Signal(object)  # DataDirError or DiskFullError: a job met the data dir
 
     def __init__(
         self,
@@ -163,6 +165,8 @@ class FeedbackPresenter(QObject):
                 self._on_cancelled(str(end.error))
             elif end.outcome is Outcome.FAILED:
                 self._on_failed(str(end.error))
+                if isinstance(end.error, DataDirError | DiskFullError):
+                    self.dataDirUnusable.emit(end.error)
             else:
                 name = type(end.error).__name__
                 summary = f"The {end.kind} job failed: {name}: {end.error}"

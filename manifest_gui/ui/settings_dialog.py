@@ -297,6 +297,11 @@ class SettingsDialog(QDialog):
         """Polling was switched elsewhere (tray, window): OK must not undo it."""
         self.poll_enabled_box.setChecked(enabled)
 
+    def show_data_dir(self) -> None:
+        """Open on the data folder (the window's data dir dialog points here)."""
+        self.tabs.setCurrentWidget(self.database_page)
+        self.database_page.data_dir_edit.setFocus()
+
     def add_tab(self, page: QWidget, title: str) -> int:
         """Add a page after the others; returns its index."""
         return self.tabs.addTab(page, title)
