@@ -49,6 +49,7 @@ class NewsPlugin(QObject):
         self.news.openDefinitionRequested.connect(self._open_definition)
         self.news.trayNews.connect(self._on_tray_news)
         self.news.warning.connect(self._on_warning)
+        self.news.watches.failed.connect(lambda sentence: app.presenter.log(sentence, "error"))
         if app.tray is not None:
             app.tray.messageClicked.connect(self._on_message_clicked)
         # The presenter's plain "New manifest loaded" gives way to the notes' one line.

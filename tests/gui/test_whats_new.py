@@ -389,3 +389,15 @@ def test_an_empty_list_says_why(qtbot: Any, view: WhatsNewView) -> None:
     assert view.message.text().startswith("Nothing to list")
     view.show_loaded(LoadedNotes(known_notes(), VERSIONS, 0.1))
     assert not view.message.isVisible()
+
+
+def test_a_damaged_watchlist_is_a_sentence_on_the_page(
+    qtbot: Any, view: WhatsNewView, tmp_path: Path
+) -> None:
+    _show(qtbot, view)
+    (tmp_path / "config").mkdir(exist_ok=True)
+    (tmp_path / "config" / "watchlist.json").write_text("{not json", encoding="utf-8")
+    view.tree.setCurrentIndex(_entry_index(view, "Fatebringer"))
+    view.watch_button.click()
+    assert view.message.isVisible() and "watchlist" in view.message.text()
+    assert "fix or delete the file" in view.message.text()

@@ -158,6 +158,7 @@ class WhatsNewView(QWidget):
         self.open_button.clicked.connect(lambda: self._open_index(self.tree.currentIndex()))
         self.copy_button.clicked.connect(self.copy_markdown)
         self.watches.changed.connect(self._on_watches_changed)
+        self.watches.failed.connect(lambda sentence: self._set_message(sentence, error=True))
         # Icons are fetched for the rows on screen, a moment after the view settles.
         self._icon_timer = QTimer(self)
         self._icon_timer.setObjectName("whatsNewIconTimer")
