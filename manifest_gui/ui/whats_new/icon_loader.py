@@ -59,6 +59,7 @@ class IconLoader(QObject):
         self._icons: OrderedDict[str, QIcon] = OrderedDict()
         self._missing: set[str] = set()
         self._asked: set[str] = set()
+        self._closed = False
         self._decoded.connect(self._on_decoded)
 
     @property
@@ -109,6 +110,8 @@ class IconLoader(QObject):
         self._missing.clear()
 
     def _decode_in_pool(self, path: str, file: Path | None) -> None:
+        if self._closed:  # a fetch that ended after close(): this object may be gone
+            return
         image = QImage(str(file)) if file is not None else None
         if image is None or image.isNull():
             self._decoded.emit(path, None)
@@ -138,5 +141,6 @@ class IconLoader(QObject):
         self.iconArrived.emit(path)
 
     def close(self) -> None:
+        self._closed = True
         if self._store is not None:
             self._store.close()
