@@ -22,7 +22,7 @@ from . import __version__
 from .desktop_cli import add_desktop_commands
 from .engine.errors import ManifestGuiError
 from .engine.notify import notify_after_load
-from .engine.progress import Progress, ProgressEvent
+from .engine.progress import Progress, ProgressEvent, Stage
 from .engine.secrets import SecretStore
 from .engine.service import ManifestService, version_json
 from .engine.settings import load_settings
@@ -34,6 +34,8 @@ from .watch_cli import add_watch_commands
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+# The stages with a size to show as a bar (a check has none).
+SIZED_STAGES = (Stage.DOWNLOAD, Stage.EXTRACT, Stage.UPLOAD, Stage.LOAD)
 
 # A subcommand: runs with the service and the progress handle, returns the exit status.
 Command = Callable[[argparse.Namespace, ManifestService, Progress], int]
@@ -110,7 +112,7 @@ class TerminalProgress:
         if event.message:
             self._clear()
             self._stream.write(f"{event.message}\n")
-        elif event.stage in ("download", "extract", "load", "upload"):
+        elif event.stage in SIZED_STAGES:
             if event.done == 0 and not event.finished:
                 self._started = time.monotonic()
             self._draw(event)

@@ -45,7 +45,7 @@ from .archive_transfer import Submit, run_transfer
 from .cache import SQLITE_SUFFIX, manifest_stem
 from .datadir import partial_file, require_writable_folder
 from .errors import ArchiveError, CancelledError
-from .progress import Progress
+from .progress import Progress, Stage
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -230,7 +230,7 @@ class S3Archive:
             "language": language,
             "sha256": sha256,
         }
-        progress.start("upload", size, "bytes", PurePosixPath(key).name)
+        progress.start(Stage.UPLOAD, size, "bytes", PurePosixPath(key).name)
         try:
             # Our own file object: s3transfer leaks the handles it opens when cancelled.
             with open(sqlite_path, "rb") as body:
@@ -311,7 +311,7 @@ class S3Archive:
                 "it was not loaded."
             )
         require_writable_folder(destination.parent, "folder for the download")
-        progress.start("download", archived.size, "bytes", archived.name)
+        progress.start(Stage.DOWNLOAD, archived.size, "bytes", archived.name)
         with partial_file(destination) as partial:
             done = self._transfer(
                 progress,

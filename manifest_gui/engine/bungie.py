@@ -33,7 +33,7 @@ from .errors import (
     NetworkError,
     ThrottledError,
 )
-from .progress import Progress
+from .progress import Progress, Stage
 
 log = logging.getLogger(__name__)
 
@@ -313,7 +313,7 @@ class BungieClient:
             total = _content_length(reply)
             if total is not None:
                 _require_free_space(destination.parent, total, name)
-            progress.start("download", total, "bytes", name)
+            progress.start(Stage.DOWNLOAD, total, "bytes", name)
             stop_reading = abort_on_cancel(reply, progress)
             try:
                 with partial_file(destination) as partial:

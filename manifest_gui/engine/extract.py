@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from .datadir import disk_full, is_disk_full, partial_file, unusable_folder
 from .errors import BadManifestFileError
-from .progress import Progress
+from .progress import Progress, Stage
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 CHUNK = 1 << 20
@@ -44,7 +44,7 @@ def extract_content(archive: Path, destination: Path, progress: Progress) -> Pat
         member = _the_one_member(name, zip_file)
         folder = _prepare_folder(destination.parent)
         _require_space(name, member, folder)
-        progress.start("extract", member.file_size, "bytes", member.filename)
+        progress.start(Stage.EXTRACT, member.file_size, "bytes", member.filename)
         with _extraction_errors(name, member, folder), partial_file(destination) as partial:
             done = _inflate(name, zip_file, member, partial, progress)
     progress.finish(done)

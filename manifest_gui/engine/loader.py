@@ -19,7 +19,7 @@ from psycopg import errors as pg_errors
 from .database import LOAD_LOCK, ensure_schema, lock_wait_seconds
 from .db_errors import DatabaseTask, database_error
 from .errors import LoadInProgressError
-from .progress import Progress
+from .progress import Progress, Stage
 from .row_stream import send_rows
 from .source import ManifestSource
 
@@ -158,7 +158,7 @@ def _copy_changes(
     Returns the tables whose live rows change (None: a first load, where all may)."""
     conn.execute("TRUNCATE manifest.t_manifest_stage")
     deferred_indexes = _drop_indexes_when_empty(conn)
-    progress.start("load", source.total_rows, "rows")
+    progress.start(Stage.LOAD, source.total_rows, "rows")
     into_empty = deferred_indexes is not None
     changed_tables = send_rows(conn, source, manifest_id, progress, into_empty=into_empty)
     # Every row is read: say so now (not throttled away), so the window shows a busy bar

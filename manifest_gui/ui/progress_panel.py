@@ -11,18 +11,18 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QProgressBar, QWidget
 
-from ..engine.progress import ProgressEvent
+from ..engine.progress import ProgressEvent, Stage
 from ..engine.wording import amount, duration, rate
 
 # In the order the engine runs them (upload to the archive comes after extract, before load).
 STAGES = (
-    ("download", "Download:", "downloadProgressBar"),
-    ("extract", "Extract:", "extractProgressBar"),
-    ("upload", "Upload:", "uploadProgressBar"),
-    ("load", "Load:", "loadProgressBar"),
+    (Stage.DOWNLOAD, "Download:", "downloadProgressBar"),
+    (Stage.EXTRACT, "Extract:", "extractProgressBar"),
+    (Stage.UPLOAD, "Upload:", "uploadProgressBar"),
+    (Stage.LOAD, "Load:", "loadProgressBar"),
 )
-SKIPPED_WORDS = {
-    "upload": "not needed (already archived, or not a download)",
+SKIPPED_WORDS: dict[str, str] = {
+    Stage.UPLOAD: "not needed (already archived, or not a download)",
 }
 DEFAULT_SKIPPED = "not needed (cached or local file)"
 SCALE = 10_000  # bars count in 1/10,000ths: byte counts can pass QProgressBar's int range
@@ -62,7 +62,7 @@ class ProgressPanel(QGroupBox):
             grid.addWidget(bar, row, 1)
             grid.addWidget(detail, row, 2)
             self.stages[stage] = _Stage(bar, detail, caption)
-        self.set_stage_visible("upload", False)
+        self.set_stage_visible(Stage.UPLOAD, False)
         self.reset()
 
     def bar(self, stage: str) -> QProgressBar:
@@ -104,7 +104,7 @@ class ProgressPanel(QGroupBox):
                 f"{amount(event.done, event.unit)} in {duration(elapsed)}{average}"
             )
             return
-        suffix = f" · {event.detail}" if event.stage == "load" and event.detail else ""
+        suffix = f" · {event.detail}" if event.stage == Stage.LOAD and event.detail else ""
         if total is None or total <= 0 or event.done >= total:
             # Unknown total, or every row is read and the database is applying them: busy bar.
             bar.setRange(0, 0)
