@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, ClassVar
 
 from .errors import CancelledError, ManifestGuiError
 from .progress import Progress
+from .service import CheckResult
 
 if TYPE_CHECKING:
     from .loader import LoadResult
-    from .service import CheckResult, ManifestService, Status
+    from .service import ManifestService, Status
 
 
 class JobKind(StrEnum):
@@ -83,7 +84,18 @@ class JobSpec:
     read_first: bool = False
 
     def run(self, service: ManifestService, progress: Progress) -> JobResult:
-        raise NotImplementedError
+        """The job's own work, then the database side after it."""
+        if self.read_first:
+            _read_first(service, progress)
+        done = self.work(service, progress)
+        status = service.status()
+        if isinstance(done, CheckResult):
+            return JobResult(status, check=done)
+        return JobResult(status, load=done)
+
+    def work(self, service: ManifestService, progress: Progress) -> CheckResult | LoadResult | None:
+        """What the job does (None: nothing but reading the database side)."""
+        return None
 
     def version_head(self, version: str) -> str:
         """How the status line names the version being loaded once Bungie.net has answered;
@@ -99,11 +111,8 @@ class CheckJob(JobSpec):
     words = "Checking Bungie.net…"
     checks_bungie = True
 
-    def run(self, service: ManifestService, progress: Progress) -> JobResult:
-        if self.read_first:
-            _read_first(service, progress)
-        check = service.check(progress)
-        return JobResult(service.status(), check=check)
+    def work(self, service: ManifestService, progress: Progress) -> CheckResult:
+        return service.check(progress)
 
 
 @dataclass(frozen=True)
@@ -115,11 +124,8 @@ class UpdateJob(JobSpec):
     checks_bungie = True
     loads = True
 
-    def run(self, service: ManifestService, progress: Progress) -> JobResult:
-        if self.read_first:
-            _read_first(service, progress)
-        loaded = service.update(force=self.force_load, progress=progress)
-        return JobResult(service.status(), load=loaded)
+    def work(self, service: ManifestService, progress: Progress) -> LoadResult:
+        return service.update(force=self.force_load, progress=progress)
 
 
 @dataclass(frozen=True)
@@ -146,9 +152,8 @@ class FileJob(JobSpec):
     loads = True
     path: Path = Path()
 
-    def run(self, service: ManifestService, progress: Progress) -> JobResult:
-        loaded = service.load_file(self.path, progress)
-        return JobResult(service.status(), load=loaded)
+    def work(self, service: ManifestService, progress: Progress) -> LoadResult:
+        return service.load_file(self.path, progress)
 
 
 @dataclass(frozen=True)
@@ -158,9 +163,8 @@ class ArchiveJob(JobSpec):
     loads = True
     key: str = ""
 
-    def run(self, service: ManifestService, progress: Progress) -> JobResult:
-        loaded = service.load_from_archive(self.key, progress)
-        return JobResult(service.status(), load=loaded)
+    def work(self, service: ManifestService, progress: Progress) -> LoadResult:
+        return service.load_from_archive(self.key, progress)
 
 
 @dataclass(frozen=True)
@@ -173,7 +177,6 @@ class StatusJob(JobSpec):
     cancellable = False
     close_first: ManifestService | None = None
 
-    def run(self, service: ManifestService, progress: Progress) -> JobResult:
+    def work(self, service: ManifestService, progress: Progress) -> None:
         if self.close_first is not None:
             self.close_first.close()
-        return JobResult(service.status())
