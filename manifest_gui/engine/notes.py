@@ -124,12 +124,20 @@ def _names(conn: psycopg.Connection, hashes: set[int]) -> dict[int, list[_Named]
         return {}
     ids = [Jsonb({"id": h - (1 << 32) if h >= 1 << 31 else h}) for h in sorted(hashes)]
     found: dict[int, list[_Named]] = {}
+    # One index probe per hash, live rows by ux_manifest_live_pk and removed ones by
+    # ix_manifest_removed_pk. As `pk = ANY(...)` the planner, with the statistics a load has
+    # just made stale, chose a walk of a whole index and a scan of the table (~0.3 s for the
+    # ~650 hashes of a 3% release, now ~0.01 s); OFFSET 0 keeps the probes per hash.
     rows = conn.execute(
-        """SELECT (pk ->> 'id')::bigint, table_name::text, name, true FROM manifest.t_manifest
-            WHERE pk = ANY(%(ids)s::jsonb[]) AND deleted IS NULL
-           UNION ALL
-           SELECT (pk ->> 'id')::bigint, table_name::text, name, false FROM manifest.t_manifest
-            WHERE pk = ANY(%(ids)s::jsonb[]) AND deleted IS NOT NULL""",
+        """SELECT (w.pk ->> 'id')::bigint, d.table_name, d.name, d.live
+             FROM unnest(%(ids)s::jsonb[]) AS w(pk)
+            CROSS JOIN LATERAL (
+                  SELECT m.table_name::text AS table_name, m.name, true AS live
+                    FROM manifest.t_manifest m WHERE m.pk = w.pk AND m.deleted IS NULL
+                  UNION ALL
+                  SELECT m.table_name::text, m.name, false
+                    FROM manifest.t_manifest m WHERE m.pk = w.pk AND m.deleted IS NOT NULL
+                  OFFSET 0) d""",
         {"ids": ids},
     ).fetchall()
     for id_, table, name, live in rows:
