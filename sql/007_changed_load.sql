@@ -4,7 +4,7 @@
 
 -- Where the server has no LZ4 (the embedded one is built without it), the definitions' JSON is
 -- stored uncompressed. pglz, the only other method, was about half of a first load's database
--- time (a COPY of the manifest took ~8 s with it, ~4.5 s without), and every read of a row
+-- time (a COPY of the manifest took ~8.5 s with it, ~5 s without), and every read of a row
 -- (the viewer, the views' refresh, which reads each activity's JSON once per column) paid for
 -- decompressing it again. The cost is disk: ~540 MB for a full-size manifest instead of
 -- ~245 MB. Rows already stored keep their compression until they are next written. Servers
