@@ -130,10 +130,11 @@ class ReleaseNews(QObject):
         self.load_ended_at = time.perf_counter()
         news = LoadNews(loaded, hidden)
         self.page.expect_notes()
+        # The read starts first: bringing the page forward lays it out in this thread meanwhile.
+        self._pool.submit(self._read, news, self._service(), self.icons.store)
         if not hidden:
             self.showPageRequested.emit()
         self.page.icons.retry_missing()
-        self._pool.submit(self._read, news, self._service(), self.icons.store)
         return True
 
     def _read(self, news: LoadNews, service: ManifestService, icons: IconStore | None) -> None:

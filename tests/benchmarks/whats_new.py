@@ -1,6 +1,7 @@
 """How soon the window shows what a release changed (a script, not a timed test).
 
-    python -m tests.benchmarks.whats_new [--database-url URL] [--workdir DIR] [--rows N]
+    python -m tests.benchmarks.whats_new [--database-url URL | --server embedded|pg15]
+                                         [--workdir DIR] [--rows N] [--repeat N]
 
 Loads a generated manifest (by default full size, ~170,000 rows; generated once and kept in
 --workdir) through the real window's Check & Load, then its next version with ~3 % of rows
@@ -9,7 +10,8 @@ changed, and measures from the moment the load ended (the job's end reached the 
 - how long the worker took to read them;
 - the icons of the first screenful arriving from the Bungie.net stand-in.
 Three more loads of a changed version give the spread. Without --database-url it uses a fresh
-embedded PostgreSQL in the workdir. Runs offscreen unless a DISPLAY is set.
+throwaway server of --server kind (default: the embedded PostgreSQL, in the workdir). Runs
+offscreen unless a DISPLAY is set.
 """
 
 from __future__ import annotations
@@ -141,7 +143,13 @@ def measure(app: Application) -> Measured:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--database-url", help="PostgreSQL to use (default: embedded)")
+    parser.add_argument("--database-url", help="PostgreSQL to use (its manifest schema is dropped)")
+    parser.add_argument(
+        "--server",
+        choices=("embedded", "pg15"),
+        default="embedded",
+        help="a throwaway server to start when no URL is given",
+    )
     parser.add_argument("--workdir", type=Path, default=REPO / "bench-data")
     parser.add_argument("--rows", type=int, default=FULL_SIZE_ROWS)
     parser.add_argument("--repeat", type=int, default=3, help="more ~3%% changed loads")
@@ -156,8 +164,14 @@ def main(argv: list[str] | None = None) -> int:
         contents.append(zipped)
 
     qt_app = QApplication.instance() or QApplication(sys.argv[:1])  # noqa: F841  (kept alive)
-    embedded, url = None, args.database_url
-    if url is None:
+    embedded = throwaway = None
+    url = args.database_url
+    if url is None and args.server == "pg15":
+        from tests.support.postgres import start_server
+
+        throwaway = start_server("pg15")
+        url = throwaway.create_database("bench")
+    elif url is None:
         folder = args.workdir / "postgres-whats-new"
         shutil.rmtree(folder, ignore_errors=True)
         embedded = EmbeddedPostgres(folder)
@@ -207,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(data, ignore_errors=True)
         if embedded is not None:
             embedded.stop()
+        if throwaway is not None:
+            throwaway.stop()
     return 0
 
 

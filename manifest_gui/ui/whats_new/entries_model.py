@@ -44,6 +44,10 @@ class Column(IntEnum):
     HASH = 3
 
 
+# Qt asks for index() tens of thousands of times when the tree opens every entry; len() of the
+# enum class costs more than the rest of index() together.
+COLUMN_COUNT = len(Column)
+
 HEADERS = {
     Column.NAME: "Name",
     Column.KIND: "Kind",
@@ -109,8 +113,8 @@ class EntriesModel(QAbstractItemModel):
         return int(index.internalId()) if index.isValid() else -1
 
     def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
-        children = self._children(self._node_id(parent))
-        if not (0 <= row < len(children) and 0 <= column < len(Column)):
+        children = self._nodes[parent.internalId()].children if parent.isValid() else self._sections
+        if not (0 <= row < len(children) and 0 <= column < COLUMN_COUNT):
             return QModelIndex()
         return self.createIndex(row, column, children[row])
 
@@ -131,7 +135,7 @@ class EntriesModel(QAbstractItemModel):
         return len(self._children(self._node_id(parent)))
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return len(Column)
+        return COLUMN_COUNT
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
