@@ -200,7 +200,7 @@ class Application(QObject):
             log.info("Quitting: cancelling the %s job", self.runner.kind)
         joined = self.runner.shutdown()
         wait_for_detached()  # jobs of dialogs closed while they ran (listing, connection test)
-        self.dialogs.close_settings()
+        self.dialogs.close_all()
         self.viewer.shutdown()
         self.news.shutdown()
         self.save_geometry()

@@ -93,6 +93,9 @@ class Dialogs(QObject):
         if dialog is not None:
             dialog.deleteLater()
 
-    def close_settings(self) -> None:
+    def close_all(self) -> None:
+        """At quit: Settings as if cancelled, and the data dir dialog."""
         if self.settings_dialog is not None:
             self.settings_dialog.reject()
+        if self.data_dir_dialog is not None:
+            self.data_dir_dialog.reject()
