@@ -119,17 +119,7 @@ class Application(QObject):
         self.dialogs.archiveChosen.connect(self.load_from_archive)
         _connect_requests(self)
 
-        self.scheduler = PollScheduler(
-            self.settings.poll_minutes,
-            self._scheduler_busy,
-            enabled=self.settings.poll_enabled,
-            parent=self,
-        )
-        self.scheduler.due.connect(self._on_poll_due)
-        self.scheduler.skipped.connect(
-            lambda: self._log("Skipped an automatic check: a job is running.")
-        )
-        self.scheduler.nextCheckChanged.connect(self._show_next_check)
+        self.scheduler = _make_scheduler(self)
 
         # The viewer connects again (to database_url(), the new service's) after a switch.
         self.viewer = ViewerWidget(self.database_url, parent=self.window)
@@ -310,10 +300,6 @@ class Application(QObject):
         self.show_bug(f"{kind.__name__}: {value}", details, kind.__name__)
 
     # Polling ------------------------------------------------------------------------------------
-    def _scheduler_busy(self) -> bool:
-        # Only a running job defers a check; an open dialog (Archive, Settings) does not.
-        return self.runner.busy
-
     @Slot()
     def _on_poll_due(self) -> None:
         self.run(PollJob(read_first=not self.presenter.database_shown))
@@ -436,3 +422,17 @@ def _connect_requests(app: Application) -> None:
         app.tray.openRequested.connect(app.show_window)
         app.tray.pauseToggled.connect(lambda pause: app.set_polling(not pause))
         app.tray.set_polling(app.settings.poll_enabled)
+
+
+def _make_scheduler(app: Application) -> PollScheduler:
+    """The poll timer; only a running job defers a check (an open dialog does not)."""
+    scheduler = PollScheduler(
+        app.settings.poll_minutes,
+        lambda: app.runner.busy,
+        enabled=app.settings.poll_enabled,
+        parent=app,
+    )
+    scheduler.due.connect(app._on_poll_due)
+    scheduler.skipped.connect(lambda: app._log("Skipped an automatic check: a job is running."))
+    scheduler.nextCheckChanged.connect(app._show_next_check)
+    return scheduler
