@@ -245,7 +245,7 @@ def test_load_killed_halfway_leaves_the_database_as_it_was(
             while time.monotonic() < deadline and not copying:
                 (copying,) = watcher.execute(
                     "SELECT count(*) > 0 FROM pg_stat_activity "
-                    "WHERE query LIKE 'COPY manifest.t_manifest %%' "
+                    "WHERE query LIKE 'COPY manifest.t_manifest%%' "
                     "AND datname = current_database()"
                 ).fetchone()  # type: ignore[misc]
                 time.sleep(0.02)
