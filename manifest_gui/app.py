@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, QSettings, QUrl, Signal, SignalInstance, Slo
 from PySide6.QtGui import QDesktopServices
 
 from . import APP_NAME, __version__
+from .engine.bungie import ThrottledUntilError
 from .engine.datadir import data_dir_problem
 from .engine.jobs import (
     ArchiveJob,
@@ -280,6 +281,8 @@ class Application(QObject):
         spec = self.presenter.spec
         if end.outcome is Outcome.OK and spec is not None and spec.checks_bungie and spec.loads:
             self.scheduler.reschedule()
+        elif isinstance(end.error, ThrottledUntilError):
+            self.scheduler.not_before(end.error.retry_at)  # Bungie.net asked for that long
 
     @Slot(str, str)
     def _on_job_finished(self, kind: str, outcome: str) -> None:

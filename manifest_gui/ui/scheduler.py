@@ -5,6 +5,10 @@ would fire 20 minutes after resume. So the due time is kept in wall-clock time a
 heartbeat compares it with the clock; a wall-clock jump (suspend/resume, clock change) is
 noticed at the next heartbeat and a check that fell due meanwhile runs right away. The
 heartbeat also keeps every timer far below QTimer's 2^31 ms limit.
+
+When Bungie.net asks for a longer wait than a run waits (ThrottleSeconds over a minute), the
+time it allows the next try becomes a floor: no check is due before it, whatever the interval,
+a setting change or a clock jump would say (a clock set back moves it back with the clock).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class PollScheduler(QObject):
         self._clock = clock
         self._monotonic = monotonic
         self._next: datetime | None = None
+        self._not_before: datetime | None = None  # Bungie.net allows no try before it
         self._last_wall = clock()
         self._last_mono = monotonic()
         self._timer = QTimer(self)
@@ -109,8 +114,18 @@ class PollScheduler(QObject):
         """Count the interval from now (after a check the user started by hand)."""
         self._schedule()
 
+    def not_before(self, moment: datetime) -> None:
+        """Bungie.net allows the next try at `moment`: the next check is at the later of it and
+        the one planned, and no later rescheduling goes below it."""
+        self._not_before = moment.astimezone()
+        log.info("Bungie.net allows no check before %s", self._not_before.isoformat())
+        self._schedule(self._next)
+
     def _schedule(self, at: datetime | None = None) -> None:
-        self._next = at or self._clock() + timedelta(minutes=self._minutes)
+        at = at or self._clock() + timedelta(minutes=self._minutes)
+        if self._not_before is not None and at < self._not_before:
+            at = self._not_before
+        self._next = at
         self.nextCheckChanged.emit(self.next_check)
 
     # The heartbeat ----------------------------------------------------------------------------
@@ -124,6 +139,10 @@ class PollScheduler(QObject):
             log.info("The clock jumped by %.0f s (suspend/resume?); checking the schedule", jump)
             self.clockJumped.emit(jump)
             limit = wall + timedelta(minutes=self._minutes)
+            if self._not_before is not None:
+                if jump < 0:  # the clock went back: the wait Bungie.net asked for did not
+                    self._not_before += timedelta(seconds=jump)
+                limit = max(limit, self._not_before)
             if self._next is not None and self._next > limit:  # the clock went back
                 self._next = limit
         if not self._enabled or self._next is None:
