@@ -14,7 +14,6 @@ import os
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
-    QCheckBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -31,14 +30,12 @@ from PySide6.QtWidgets import (
 from ..engine.discord import checked_webhook_url, send_test_message
 from ..engine.progress import Progress
 from ..engine.secrets import DISCORD_WEBHOOK_ENTRY, DISCORD_WEBHOOK_ENVIRONMENT, SecretStore
+from .settings_fields import ERROR_COLOUR, OK_COLOUR, secret_row, set_buddy
 from .tray_news import POLICY_WORDS, NotifyPolicy
 from .whats_new.watches import Watches
 from .workers import JobRunner
 
 log = logging.getLogger(__name__)
-
-ERROR_COLOUR = "#b42318"
-OK_COLOUR = "#1a7f37"
 
 
 def _wrapping(text: str = "", *, hint: bool = False) -> QLabel:
@@ -84,35 +81,24 @@ class NotificationSettingsWidget(QWidget):
 
     # Building ---------------------------------------------------------------------------------
     def _webhook_rows(self, form: QFormLayout) -> None:
-        self.webhook_edit = QLineEdit()
-        self.webhook_edit.setObjectName("discordWebhookEdit")
-        self.webhook_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.webhook_edit.setClearButtonEnabled(True)
-        self.webhook_edit.textChanged.connect(self._update_webhook_widgets)
-        self.show_url_box = QCheckBox("S&how")
-        self.show_url_box.setObjectName("showWebhookCheckBox")
-        self.show_url_box.toggled.connect(
-            lambda shown: self.webhook_edit.setEchoMode(
-                QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password
-            )
+        url = secret_row(
+            edit="discordWebhookEdit",
+            show="S&how",
+            show_box="showWebhookCheckBox",
+            clear="clearWebhookButton",
+            clear_tip="Forget the stored webhook URL (when you press OK).",
         )
-        self.clear_url_button = QPushButton("Cl&ear")
-        self.clear_url_button.setObjectName("clearWebhookButton")
-        self.clear_url_button.setToolTip("Forget the stored webhook URL (when you press OK).")
+        self.webhook_edit, self.show_url_box = url.edit, url.show_box
+        self.clear_url_button = url.clear_button
+        self.webhook_edit.textChanged.connect(self._update_webhook_widgets)
         self.clear_url_button.clicked.connect(self.clear_url)
         self.test_button = QPushButton("&Test")
         self.test_button.setObjectName("testWebhookButton")
         self.test_button.setToolTip("Post a short test message to the channel now.")
         self.test_button.clicked.connect(self.test_webhook)
-        row = QHBoxLayout()
-        row.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.webhook_edit, self.show_url_box, self.clear_url_button):
-            row.addWidget(widget, 1 if widget is self.webhook_edit else 0)
-        row.addWidget(self.test_button)
-        form.addRow("Discord &webhook URL:", row)
-        label = form.labelForField(row)
-        if isinstance(label, QLabel):
-            label.setBuddy(self.webhook_edit)
+        url.layout.addWidget(self.test_button)
+        form.addRow("Discord &webhook URL:", url.layout)
+        set_buddy(form, url.layout, self.webhook_edit)
         self.webhook_status = _wrapping()
         self.webhook_status.setObjectName("webhookStatusLabel")
         form.addRow("", self.webhook_status)

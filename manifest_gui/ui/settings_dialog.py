@@ -17,8 +17,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QPushButton,
     QSizePolicy,
     QSpinBox,
     QTabWidget,
@@ -31,7 +29,14 @@ from ..engine.secrets import API_KEY_ENTRY, API_KEY_ENVIRONMENT, SecretStore
 from ..engine.settings import LANGUAGES, Settings
 from .archive_settings import ArchiveSettingsWidget
 from .database_settings import DatabaseSettingsPage
-from .settings_fields import ERROR_COLOUR, form_page, lock_from_environment, set_buddy, wrapping
+from .settings_fields import (
+    ERROR_COLOUR,
+    form_page,
+    lock_from_environment,
+    secret_row,
+    set_buddy,
+    wrapping,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,29 +118,19 @@ class SettingsDialog(QDialog):
         return page
 
     def _add_api_key_rows(self, form: QFormLayout) -> None:
-        self.api_key_edit = QLineEdit()
-        self.api_key_edit.setObjectName("apiKeyEdit")
-        self.api_key_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.api_key_edit.setClearButtonEnabled(True)
-        self.api_key_edit.setMinimumWidth(280)
-        self.show_key_box = QCheckBox("Sho&w")
-        self.show_key_box.setObjectName("showApiKeyCheckBox")
-        self.show_key_box.toggled.connect(
-            lambda shown: self.api_key_edit.setEchoMode(
-                QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password
-            )
+        key = secret_row(
+            edit="apiKeyEdit",
+            show="Sho&w",
+            show_box="showApiKeyCheckBox",
+            clear="clearApiKeyButton",
+            clear_tip="Forget the stored API key (when you press OK).",
         )
-        self.clear_key_button = QPushButton("Cl&ear")
-        self.clear_key_button.setObjectName("clearApiKeyButton")
-        self.clear_key_button.setToolTip("Forget the stored API key (when you press OK).")
+        self.api_key_edit, self.show_key_box = key.edit, key.show_box
+        self.clear_key_button = key.clear_button
+        self.api_key_edit.setMinimumWidth(280)
         self.clear_key_button.clicked.connect(self.clear_api_key)
-        key_row = QHBoxLayout()
-        key_row.setContentsMargins(0, 0, 0, 0)
-        key_row.addWidget(self.api_key_edit, 1)
-        key_row.addWidget(self.show_key_box)
-        key_row.addWidget(self.clear_key_button)
-        form.addRow("Bungie.net API &key:", key_row)
-        set_buddy(form, key_row, self.api_key_edit)
+        form.addRow("Bungie.net API &key:", key.layout)
+        set_buddy(form, key.layout, self.api_key_edit)
 
         self.api_key_status = wrapping(QLabel())
         self.api_key_status.setObjectName("apiKeyStatusLabel")
