@@ -39,7 +39,61 @@ ALTER TABLE manifest.t_manifest_stage ALTER COLUMN json SET STORAGE EXTERNAL;
 -- through the index, whatever the statistics say; a stage the size of the whole manifest
 -- (every row changed) still loads, a little slower than with a hash join. The larger work_mem
 -- keeps the changed rows' CTE in memory instead of a temporary file.
-ALTER FUNCTION manifest.fn_load_manifest(integer)
-    SET enable_hashjoin = off
-    SET enable_mergejoin = off
-    SET work_mem = '64MB';
+-- A load may now apply its stage in two parts (the views' tables first, so that their refresh
+-- runs while the rest of the file is read): the counts it returns are the version's so far,
+-- deletes included, so the last call gives the whole load's.
+CREATE OR REPLACE FUNCTION manifest.fn_load_manifest(p_manifest_id integer)
+RETURNS TABLE (inserts bigint, updates bigint, deletes bigint)
+LANGUAGE plpgsql
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+SET work_mem = '64MB'
+AS $$
+BEGIN
+    ANALYZE manifest.t_manifest_stage;  -- freshly filled: give the planner real numbers
+
+    -- Removed: keep the JSON before, then mark the row deleted.
+    WITH gone AS (
+        UPDATE manifest.t_manifest m
+           SET deleted = localtimestamp, deleted_by = p_manifest_id
+          FROM manifest.t_manifest_stage s
+         WHERE s.json IS NULL AND m.pk = s.pk AND m.table_name = s.table_name
+           AND m.deleted IS NULL
+        RETURNING m.table_name, m.pk, m.json
+    )
+    INSERT INTO manifest.t_manifest_history (manifest_id, change, table_name, pk, json_before)
+    SELECT p_manifest_id, 'D', table_name, pk, json FROM gone;
+    SELECT count(*) INTO deletes FROM manifest.t_manifest m WHERE m.deleted_by = p_manifest_id;
+
+    -- Changed: keep the JSON before, then overwrite. Equal JSON in other bytes is no change.
+    WITH changed AS (
+        SELECT m.table_name, m.pk, m.json AS json_before,
+               s.json, s.json_digest, m.json IS DISTINCT FROM s.json AS differs
+          FROM manifest.t_manifest m
+          JOIN manifest.t_manifest_stage s ON m.pk = s.pk AND m.table_name = s.table_name
+         WHERE s.json IS NOT NULL AND m.deleted IS NULL
+    ), history AS (
+        INSERT INTO manifest.t_manifest_history
+               (manifest_id, change, table_name, pk, json_before)
+        SELECT p_manifest_id, 'U', table_name, pk, json_before FROM changed WHERE differs
+    )
+    UPDATE manifest.t_manifest m
+       SET json = c.json, json_digest = c.json_digest,
+           last_updated_by = CASE WHEN c.differs THEN p_manifest_id ELSE m.last_updated_by END
+      FROM changed c
+     WHERE m.pk = c.pk AND m.table_name = c.table_name AND m.deleted IS NULL;
+    SELECT count(*) INTO updates FROM manifest.t_manifest_history h
+     WHERE h.manifest_id = p_manifest_id AND h.change = 'U';
+
+    -- New: staged with JSON and not live.
+    INSERT INTO manifest.t_manifest (created_by, table_name, pk, json, json_digest)
+    SELECT p_manifest_id, s.table_name, s.pk, s.json, s.json_digest
+      FROM manifest.t_manifest_stage s
+     WHERE s.json IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM manifest.t_manifest m
+                        WHERE m.pk = s.pk AND m.table_name = s.table_name
+                          AND m.deleted IS NULL);
+    SELECT count(*) INTO inserts FROM manifest.t_manifest m WHERE m.created_by = p_manifest_id;
+    RETURN NEXT;
+END;
+$$;

@@ -160,7 +160,10 @@ def _copy_changes(
     deferred_indexes = _drop_indexes_when_empty(conn)
     progress.start(Stage.LOAD, source.total_rows, "rows")
     into_empty = deferred_indexes is not None
-    changed_tables = send_rows(conn, source, manifest_id, progress, into_empty=into_empty)
+    settle = _SettleViewTables(conn, manifest_id, progress)
+    changed_tables = send_rows(
+        conn, source, manifest_id, progress, into_empty=into_empty, settle=settle
+    )
     # Every row is read: say so now (not throttled away), so the window shows a busy bar
     # while PostgreSQL builds indexes and applies the changes, not a bar stuck at 99%.
     progress.update(source.total_rows, force=True)
@@ -169,7 +172,29 @@ def _copy_changes(
         for definition in deferred_indexes:
             progress.check_cancelled()
             conn.execute(definition)
-    return None if into_empty else changed_tables
+    return None if into_empty else changed_tables - settle.done
+
+
+class _SettleViewTables:
+    """Mid-way through a changed load, once the views' tables are read (their names come first
+    in the alphabet): apply what is staged and refresh their views while the reader goes on
+    with the rest of the file. Otherwise the database sat idle while the rows were read, and
+    the reader idle while the database applied them and refreshed the views."""
+
+    tables = frozenset(VIEW_TABLES.values())
+
+    def __init__(self, conn: psycopg.Connection, manifest_id: int, progress: Progress) -> None:
+        self._conn = conn
+        self._manifest_id = manifest_id
+        self._progress = progress
+        self.done: set[str] = set()  # tables applied, and their views refreshed, already
+
+    def apply(self, done: set[str], changed: set[str]) -> None:
+        self._progress.check_cancelled()
+        self._conn.execute("SELECT manifest.fn_load_manifest(%s)", (self._manifest_id,))
+        self._conn.execute("TRUNCATE manifest.t_manifest_stage")
+        _refresh_views(self._conn, self._progress, changed)
+        self.done = done
 
 
 def _apply_stage(

@@ -17,6 +17,7 @@ import json
 import threading
 from collections import deque
 from collections.abc import Iterator
+from typing import Protocol
 
 import psycopg
 
@@ -82,9 +83,14 @@ def send_rows(
     progress: Progress,
     *,
     into_empty: bool,
+    settle: Settle | None = None,
 ) -> set[str]:
     """COPY the source's rows: all of them into an empty t_manifest, or what changed since the
-    live rows into the stage. Returns the names of the tables whose live rows change."""
+    live rows into the stage. Returns the names of the tables whose live rows change.
+
+    With `settle` (a changed load), once the tables it names are read, their rows are staged
+    and settle.apply(done, changed) is called: the database applies them (and refreshes what
+    reads them) while the reader goes on with the other tables."""
     if into_empty:
         statement = _INTO_TABLE
         prefixes = [b"%d\t%s\t" % (manifest_id, _name(table.name)) for table in source.tables]
@@ -103,16 +109,42 @@ def send_rows(
             progress.check_cancelled()
             reader.give(_live_digests(conn, table.name) if table.name in live else {})
             progress.update(reader.rows_read, detail=reader.table_name)
-        with conn.cursor() as cur, cur.copy(statement) as copy:
-            for chunk in reader.chunks(progress):
-                copy.write(chunk)
-                progress.update(reader.rows_read, detail=reader.table_name)
-            for name, keys in gone:  # tables the new manifest no longer has
-                prefix = _name(name) + b"\t"
-                copy.write(b"".join(prefix + pk_text(key) + b"\t\\N\t\\N\n" for key in keys))
+        settle_at = None if into_empty or settle is None else _last_of(source, settle.tables)
+        for until in (None,) if settle_at is None else (settle_at, None):
+            with conn.cursor() as cur, cur.copy(statement) as copy:
+                for chunk in reader.chunks(progress, until):
+                    copy.write(chunk)
+                    progress.update(reader.rows_read, detail=reader.table_name)
+                if until is None:
+                    for name, keys in gone:  # tables the new manifest no longer has
+                        prefix = _name(name) + b"\t"
+                        copy.write(
+                            b"".join(prefix + pk_text(key) + b"\t\\N\t\\N\n" for key in keys)
+                        )
+            if until is not None and settle is not None:
+                done = {table.name for table in source.tables[: until + 1]}
+                settle.apply(done, reader.changed())
     finally:
         reader.stop()
-    return reader.changed_tables | {name for name, _ in gone}
+    return reader.changed() | {name for name, _ in gone}
+
+
+class Settle(Protocol):
+    """What a changed load does with the rows staged so far, mid-load."""
+
+    tables: frozenset[str]  # settle once these (those the source has) are read
+
+    def apply(self, done: set[str], changed: set[str]) -> None:
+        """Apply the stage; `done`: the tables read so far; `changed`: those that changed."""
+
+
+def _last_of(source: ManifestSource, names: frozenset[str]) -> int | None:
+    """Where the last of `names` is among the source's tables, unless it is the last table
+    (settling then gains nothing) or none is there."""
+    found = [index for index, table in enumerate(source.tables) if table.name in names]
+    if not found or found[-1] == len(source.tables) - 1:
+        return None
+    return found[-1]
 
 
 def _name(table_name: str) -> bytes:
@@ -140,11 +172,11 @@ class _Chunks:
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
-        self._items: deque[bytes | BaseException | None] = deque()
+        self._items: deque[bytes | int | BaseException | None] = deque()
         self._bytes = 0
         self._ready = threading.Condition()
 
-    def put(self, item: bytes | BaseException | None, stopped: threading.Event) -> None:
+    def put(self, item: bytes | int | BaseException | None, stopped: threading.Event) -> None:
         size = len(item) if isinstance(item, bytes) else 0
         with self._ready:
             while self._bytes and self._bytes + size > self._limit and not stopped.is_set():
@@ -153,7 +185,7 @@ class _Chunks:
             self._bytes += size
             self._ready.notify_all()
 
-    def get(self) -> bytes | BaseException | object | None:
+    def get(self) -> bytes | int | BaseException | object | None:
         """The next item, or _ABSENT when none came within POLL_SECONDS."""
         with self._ready:
             if not self._items:
@@ -182,10 +214,16 @@ class _RowReader:
         self._thread = threading.Thread(target=self._run, name="manifest-row-reader", daemon=True)
         self.rows_read = 0
         self.table_name = ""
-        self.changed_tables: set[str] = set()
+        self._changed_tables: set[str] = set()
+        self._changed_lock = threading.Lock()
 
     def start(self) -> None:
         self._thread.start()
+
+    def changed(self) -> set[str]:
+        """The tables read so far whose rows differ from the live ones."""
+        with self._changed_lock:
+            return set(self._changed_tables)
 
     def give(self, known: dict[Key, bytes | None]) -> None:
         """The live digests of the next table, in the source's table order."""
@@ -193,8 +231,9 @@ class _RowReader:
             self._known.append(known)
             self._given.notify()
 
-    def chunks(self, progress: Progress) -> Iterator[bytes]:
-        """COPY data as the reader makes it; raises what the reader raised."""
+    def chunks(self, progress: Progress, until: int | None = None) -> Iterator[bytes]:
+        """COPY data as the reader makes it, to the end of table number `until` (None: of all
+        tables); raises what the reader raised."""
         while True:
             progress.check_cancelled()
             item = self._chunks.get()
@@ -205,6 +244,10 @@ class _RowReader:
                 return
             if isinstance(item, BaseException):
                 raise item
+            if isinstance(item, int):  # a table read to its end
+                if item == until:
+                    return
+                continue
             assert isinstance(item, bytes)
             yield item
 
@@ -215,11 +258,14 @@ class _RowReader:
     def _run(self) -> None:
         try:
             with self._source.reopened() as source:
-                for table, prefix in zip(source.tables, self._prefixes, strict=True):
+                for index, (table, prefix) in enumerate(
+                    zip(source.tables, self._prefixes, strict=True)
+                ):
                     known = self._next_known()
                     if known is None:
                         return
                     self._read(source, table, prefix, known)
+                    self._chunks.put(index, self._stopped)
             self._chunks.put(None, self._stopped)
         except BaseException as exc:  # raised again in the loading thread
             self._chunks.put(exc, self._stopped)
@@ -271,4 +317,5 @@ class _RowReader:
         if lines:
             self._chunks.put(b"".join(lines), self._stopped)
         if lines or sent:
-            self.changed_tables.add(table.name)
+            with self._changed_lock:
+                self._changed_tables.add(table.name)
