@@ -16,6 +16,7 @@ import botocore.exceptions
 import botocore.session
 
 from .progress import Progress
+from .urls import http_url_parts
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +74,8 @@ def endpoint_problem(url: str | None) -> str | None:
     """Why an S3 endpoint URL cannot be used, in a sentence; None when it can."""
     if not url:
         return None
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+    parts = http_url_parts(url)
+    if parts is None:
         return "The S3 endpoint URL is not valid; write it as http(s)://host:port."
     if parts.username is not None or parts.password is not None:
         # Credentials belong to boto3's chain (environment, profiles), never in a URL.

@@ -22,8 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from .. import __version__
-from .cancellable_http import CancellableAdapter, abort_on_cancel, cancellable
+from .cancellable_http import abort_on_cancel, cancellable, cancellable_session
 from .datadir import disk_full, is_disk_full, partial_file, unusable_folder
 from .errors import (
     ApiKeyError,
@@ -88,13 +87,7 @@ class BungieClient:
     ) -> None:
         self.root = root.rstrip("/")
         self._api_key = api_key
-        if session is None:
-            session = requests.Session()
-            # A cancel also wakes a request still waiting for the server's answer.
-            for scheme in ("http://", "https://"):
-                session.mount(scheme, CancellableAdapter())
-        self._session = session
-        self._session.headers.setdefault("User-Agent", f"manifest-gui/{__version__}")
+        self._session = cancellable_session(session)
         # A host that never answers the handshake fails fast; a slow answer gets `timeout`.
         self._timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
         self._attempts = max(1, attempts)

@@ -25,6 +25,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import allowed_gai_family
 
+from .. import __version__
 from .progress import Progress
 
 _watching = threading.local()
@@ -157,15 +158,8 @@ class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
         return _watched_getresponse(self, super().getresponse)
 
 
-class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        return _watched_new_conn(self, super()._new_conn)
-
-    def connect(self) -> None:
-        _watched_connect(self, super().connect)
-
-    def getresponse(self) -> Any:
-        return _watched_getresponse(self, super().getresponse)
+class _WatchedHTTPSConnection(_WatchedHTTPConnection, urllib3.connection.HTTPSConnection):
+    """The same watches; super() of the methods above is HTTPSConnection's here (TLS)."""
 
 
 class _WatchedHTTPPool(HTTPConnectionPool):
@@ -185,3 +179,14 @@ class CancellableAdapter(HTTPAdapter):
             "http": _WatchedHTTPPool,
             "https": _WatchedHTTPSPool,
         }
+
+
+def cancellable_session(session: requests.Session | None = None) -> requests.Session:
+    """`session` (a test's), or a new one whose requests a cancel interrupts, even one still
+    connecting or waiting for the server's answer; either way it names the app as its agent."""
+    if session is None:
+        session = requests.Session()
+        for scheme in ("http://", "https://"):
+            session.mount(scheme, CancellableAdapter())
+    session.headers.setdefault("User-Agent", f"manifest-gui/{__version__}")
+    return session

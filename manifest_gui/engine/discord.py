@@ -23,11 +23,11 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .. import __version__
-from .cancellable_http import CancellableAdapter, cancellable
+from .cancellable_http import cancellable, cancellable_session
 from .discord_messages import WebhookMessage
 from .errors import ConfigurationError, ManifestGuiError
 from .progress import Progress, no_progress
+from .urls import http_url_parts
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +51,7 @@ def checked_webhook_url(url: str) -> str:
     """The URL, stripped, when it is an http(s) address with a host; else a ConfigurationError
     that does not quote it (it is a secret)."""
     url = url.strip()
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+    if http_url_parts(url) is None:
         raise ConfigurationError(
             "The Discord webhook URL must be an http(s) address, such as the one Discord's "
             "channel settings give under Integrations > Webhooks > Copy Webhook URL."
@@ -104,12 +99,7 @@ class DiscordWebhook:
         self._attempts = max(1, attempts)
         self._backoff = backoff
         self._max_wait = max_rate_limit_wait
-        if session is None:
-            session = requests.Session()
-            for scheme in ("http://", "https://"):
-                session.mount(scheme, CancellableAdapter())
-        self._session = session
-        self._session.headers.setdefault("User-Agent", f"manifest-gui/{__version__}")
+        self._session = cancellable_session(session)
 
     def close(self) -> None:
         self._session.close()
