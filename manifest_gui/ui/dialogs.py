@@ -7,8 +7,10 @@ for the Application to apply or run like any other job.
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QDialog, QWidget
 
 from ..engine.datadir import DataDirError, DiskFullError
 from ..engine.secrets import SecretStore
@@ -17,6 +19,25 @@ from ..engine.settings import Settings
 from .archive_dialog import ArchiveDialog
 from .data_dir_dialog import DataDirDialog
 from .settings_dialog import SettingsDialog
+
+DialogT = TypeVar("DialogT", bound=QDialog)
+
+
+class _OneDialog(Generic[DialogT]):
+    """At most one open dialog of a kind: forgotten and deleted once it has finished."""
+
+    def __init__(self) -> None:
+        self.dialog: DialogT | None = None
+
+    def open(self, dialog: DialogT) -> None:
+        self.dialog = dialog
+        dialog.finished.connect(self._on_finished)
+        dialog.open()
+
+    def _on_finished(self, _result: int) -> None:
+        dialog, self.dialog = self.dialog, None
+        if dialog is not None:
+            dialog.deleteLater()
 
 
 class Dialogs(QObject):
@@ -29,8 +50,16 @@ class Dialogs(QObject):
         super().__init__(parent)
         self._window = parent_window
         self.settings_dialog: SettingsDialog | None = None
-        self.archive_dialog: ArchiveDialog | None = None
-        self.data_dir_dialog: DataDirDialog | None = None
+        self._archive = _OneDialog[ArchiveDialog]()
+        self._data_dir = _OneDialog[DataDirDialog]()
+
+    @property
+    def archive_dialog(self) -> ArchiveDialog | None:
+        return self._archive.dialog
+
+    @property
+    def data_dir_dialog(self) -> DataDirDialog | None:
+        return self._data_dir.dialog
 
     def open_settings(
         self, settings: Settings, secrets: SecretStore, *, tray_available: bool
@@ -65,33 +94,17 @@ class Dialogs(QObject):
         if self.archive_dialog is not None:
             return
         dialog = ArchiveDialog(service, self._window)
-        self.archive_dialog = dialog
         dialog.loadRequested.connect(self.archiveChosen)
-        dialog.finished.connect(self._on_archive_finished)
-        dialog.open()
-
-    @Slot(int)
-    def _on_archive_finished(self, _result: int) -> None:
-        dialog, self.archive_dialog = self.archive_dialog, None
-        if dialog is not None:
-            dialog.deleteLater()
+        self._archive.open(dialog)
 
     @Slot(object)
     def show_data_dir_problem(self, error: DataDirError | DiskFullError) -> None:
         """Name the unusable data folder and offer Settings; a poller meeting the same problem
         again opens no second dialog."""
-        if self.data_dir_dialog is not None:
-            return
-        dialog = DataDirDialog(error, self.dataDirSettingsRequested.emit, self._window)
-        self.data_dir_dialog = dialog
-        dialog.finished.connect(self._on_data_dir_finished)
-        dialog.open()
-
-    @Slot(int)
-    def _on_data_dir_finished(self, _result: int) -> None:
-        dialog, self.data_dir_dialog = self.data_dir_dialog, None
-        if dialog is not None:
-            dialog.deleteLater()
+        if self.data_dir_dialog is None:
+            self._data_dir.open(
+                DataDirDialog(error, self.dataDirSettingsRequested.emit, self._window)
+            )
 
     def close_all(self) -> None:
         """At quit: Settings as if cancelled, and the data dir dialog."""
