@@ -10,7 +10,6 @@ import contextlib
 import logging
 import math
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from .errors import (
     NetworkError,
     ThrottledError,
 )
+from .network_errors import network_failure_sentence
 from .progress import Progress, Stage
 
 log = logging.getLogger(__name__)
@@ -493,35 +493,11 @@ def _nothing() -> None:
 
 def describe_network_error(exc: BaseException, host: str) -> str:
     """One sentence for a requests exception, without URLs' query strings or headers."""
-    text = str(exc)
-    if isinstance(exc, requests.Timeout):
-        return f"{host} did not answer in time; check the network and try again."
-    if (
-        _caused_by(exc, socket.gaierror)
-        or "Name or service not known" in text
-        or "nodename nor servname" in text
-        or ("getaddrinfo" in text)
-        or "Temporary failure in name resolution" in text
-    ):
-        return f"Cannot resolve {host}; check the network connection."
-    if "Connection refused" in text or "ECONNREFUSED" in text:
-        return f"{host} refused the connection; check the network and the Bungie.net root."
-    if isinstance(exc, requests.ConnectionError):
-        return f"Cannot reach {host}; check the network connection."
-    return f"The request to {host} failed ({type(exc).__name__})."
-
-
-def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
-    """Whether `kind` is anywhere in the chain requests and urllib3 wrap around an error."""
-    seen: set[int] = set()
-    pending: list[object] = [exc]
-    while pending:
-        error = pending.pop()
-        if not isinstance(error, BaseException) or id(error) in seen:
-            continue
-        seen.add(id(error))
-        if isinstance(error, kind):
-            return True
-        pending += [error.__cause__, error.__context__, getattr(error, "reason", None)]
-        pending += list(error.args)
-    return False
+    sentence = network_failure_sentence(
+        exc,
+        host,
+        unresolved="check the network connection",
+        refused="check the network and the Bungie.net root",
+        timeout="; check the network and try again",
+    )
+    return f"{sentence}."

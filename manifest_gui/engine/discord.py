@@ -26,6 +26,7 @@ import requests
 from .cancellable_http import cancellable, cancellable_session
 from .discord_messages import WebhookMessage
 from .errors import ConfigurationError, ManifestGuiError
+from .network_errors import network_failure_sentence
 from .progress import Progress, no_progress
 from .urls import http_url_parts
 
@@ -219,16 +220,12 @@ class DiscordWebhook:
 
 def describe_failure(exc: requests.RequestException, host: str) -> str:
     """Why a request failed, naming only the host (requests' own text quotes the URL)."""
-    text = repr(exc)
-    if isinstance(exc, requests.Timeout):
-        return f"{host} did not answer in time"
-    if "NameResolution" in text or "Name or service not known" in text or "getaddrinfo" in text:
-        return f"Cannot resolve {host}; check the network and the webhook URL"
-    if "Connection refused" in text or "ECONNREFUSED" in text:
-        return f"{host} refused the connection; check the webhook URL"
-    if isinstance(exc, requests.ConnectionError):
-        return f"Cannot reach {host}; check the network connection"
-    return f"The request to {host} failed ({type(exc).__name__})"
+    return network_failure_sentence(
+        exc,
+        host,
+        unresolved="check the network and the webhook URL",
+        refused="check the webhook URL",
+    )
 
 
 def retry_after(reply: requests.Response) -> float:

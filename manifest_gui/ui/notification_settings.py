@@ -81,13 +81,8 @@ class NotificationSettingsWidget(QWidget):
 
     # Building ---------------------------------------------------------------------------------
     def _webhook_rows(self, form: QFormLayout) -> None:
-        url = secret_row(
-            edit="discordWebhookEdit",
-            show="S&how",
-            show_box="showWebhookCheckBox",
-            clear="clearWebhookButton",
-            clear_tip="Forget the stored webhook URL (when you press OK).",
-        )
+        tip = "Forget the stored webhook URL (when you press OK)."
+        url = secret_row("discordWebhookEdit", "Webhook", "S&how", tip)
         self.webhook_edit, self.show_url_box = url.edit, url.show_box
         self.clear_url_button = url.clear_button
         self.webhook_edit.textChanged.connect(self._update_webhook_widgets)

@@ -119,11 +119,7 @@ class SettingsDialog(QDialog):
 
     def _add_api_key_rows(self, form: QFormLayout) -> None:
         key = secret_row(
-            edit="apiKeyEdit",
-            show="Sho&w",
-            show_box="showApiKeyCheckBox",
-            clear="clearApiKeyButton",
-            clear_tip="Forget the stored API key (when you press OK).",
+            "apiKeyEdit", "ApiKey", "Sho&w", "Forget the stored API key (when you press OK)."
         )
         self.api_key_edit, self.show_key_box = key.edit, key.show_box
         self.clear_key_button = key.clear_button

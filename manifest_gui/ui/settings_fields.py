@@ -72,21 +72,22 @@ class SecretRow:
     layout: QHBoxLayout
 
 
-def secret_row(*, edit: str, show: str, show_box: str, clear: str, clear_tip: str) -> SecretRow:
-    """The row's widgets, with these objectNames (`show`: the box's text with its Alt letter)."""
+def secret_row(edit: str, name: str, show: str, clear_tip: str) -> SecretRow:
+    """The row's widgets: the field has objectName `edit`, the box show<name>CheckBox and the
+    button clear<name>Button; `show` is the box's text with its Alt letter."""
     line = QLineEdit()
     line.setObjectName(edit)
     line.setEchoMode(QLineEdit.EchoMode.Password)
     line.setClearButtonEnabled(True)
     box = QCheckBox(show)
-    box.setObjectName(show_box)
+    box.setObjectName(f"show{name}CheckBox")
     box.toggled.connect(
         lambda shown: line.setEchoMode(
             QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password
         )
     )
     button = QPushButton("Cl&ear")
-    button.setObjectName(clear)
+    button.setObjectName(f"clear{name}Button")
     button.setToolTip(clear_tip)
     layout = QHBoxLayout()
     layout.setContentsMargins(0, 0, 0, 0)
