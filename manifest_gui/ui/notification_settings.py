@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
 from ..engine.discord import checked_webhook_url, send_test_message
 from ..engine.progress import Progress
 from ..engine.secrets import DISCORD_WEBHOOK_ENTRY, DISCORD_WEBHOOK_ENVIRONMENT, SecretStore
-from .settings_fields import ERROR_COLOUR, OK_COLOUR, secret_row, set_buddy
+from .secret_row import secret_row
+from .settings_fields import ERROR_COLOUR, OK_COLOUR, set_buddy
 from .tray_news import POLICY_WORDS, NotifyPolicy
 from .whats_new.watches import Watches
 from .workers import JobRunner

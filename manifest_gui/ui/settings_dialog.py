@@ -29,14 +29,8 @@ from ..engine.secrets import API_KEY_ENTRY, API_KEY_ENVIRONMENT, SecretStore
 from ..engine.settings import LANGUAGES, Settings
 from .archive_settings import ArchiveSettingsWidget
 from .database_settings import DatabaseSettingsPage
-from .settings_fields import (
-    ERROR_COLOUR,
-    form_page,
-    lock_from_environment,
-    secret_row,
-    set_buddy,
-    wrapping,
-)
+from .secret_row import secret_row
+from .settings_fields import ERROR_COLOUR, form_page, lock_from_environment, set_buddy, wrapping
 
 log = logging.getLogger(__name__)
 
