@@ -30,15 +30,13 @@ from ..engine.progress import Progress
 from ..engine.secrets import SecretStore, database_entry
 from ..engine.settings import Settings, strip_password
 from .settings_fields import (
-    ERROR_COLOUR,
-    OK_COLOUR,
     form_page,
     hint,
     lock_from_environment,
     set_buddy,
     wrapping,
 )
-from .workers import JobRunner
+from .test_button_runner import TestButtonRunner
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +73,12 @@ class DatabaseSettingsPage(QWidget):
         super().__init__(parent)
         self._settings = settings
         self._secrets = secrets
-        self._tester = JobRunner(self, name="test-connection")
-        self._tester.succeeded.connect(self._on_test_succeeded)
-        self._tester.failed.connect(self._on_test_failed)
+        self._tester = TestButtonRunner(
+            self,
+            name="test-connection",
+            bug_log="Testing the database connection failed:",
+            bug_words="Unexpected error ({name}); see the log.",
+        )
         self._tester.busyChanged.connect(self._update_widgets)
         form = form_page(self)
 
@@ -116,6 +117,7 @@ class DatabaseSettingsPage(QWidget):
         self.test_button.clicked.connect(self.test_connection)
         self.test_result = wrapping(QLabel())
         self.test_result.setObjectName("testConnectionLabel")
+        self._tester.label = self.test_result
         test_row = QHBoxLayout()
         test_row.setContentsMargins(0, 0, 0, 0)
         test_row.addWidget(self.test_button)
@@ -240,23 +242,7 @@ class DatabaseSettingsPage(QWidget):
         if self._tester.busy:
             return
         url = _password_with_stored(self.server_url(), self.password_edit.text(), self._secrets)
-        self.test_result.setStyleSheet("")
-        self.test_result.setText("Connecting…")
-        self._tester.start("test", lambda progress: test_connection(url, progress))
-
-    @Slot(str, object)
-    def _on_test_succeeded(self, _kind: str, sentence: object) -> None:
-        self.test_result.setStyleSheet(f"color: {OK_COLOUR};")
-        self.test_result.setText(str(sentence))
-
-    @Slot(str, object, str)
-    def _on_test_failed(self, _kind: str, error: object, details: str) -> None:
-        self.test_result.setStyleSheet(f"color: {ERROR_COLOUR};")
-        if details:
-            log.error("Testing the database connection failed:\n%s", details)
-            self.test_result.setText(f"Unexpected error ({type(error).__name__}); see the log.")
-        else:
-            self.test_result.setText(str(error))
+        self._tester.run("test", "Connecting…", lambda progress: test_connection(url, progress))
 
     def shutdown(self) -> None:
         """A connection test still running ends on its own: closing never waits."""

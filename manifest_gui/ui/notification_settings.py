@@ -31,10 +31,10 @@ from ..engine.discord import checked_webhook_url, send_test_message
 from ..engine.progress import Progress
 from ..engine.secrets import DISCORD_WEBHOOK_ENTRY, DISCORD_WEBHOOK_ENVIRONMENT, SecretStore
 from .secret_row import secret_row
-from .settings_fields import ERROR_COLOUR, OK_COLOUR, set_buddy
+from .settings_fields import ERROR_COLOUR, set_buddy
+from .test_button_runner import TestButtonRunner
 from .tray_news import POLICY_WORDS, NotifyPolicy
 from .whats_new.watches import Watches
-from .workers import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,12 @@ class NotificationSettingsWidget(QWidget):
         self._secrets = secrets
         self._watches = watches
         self._clear_url = False
-        self._tester = JobRunner(self, name="test-webhook")
-        self._tester.succeeded.connect(self._on_test_succeeded)
-        self._tester.failed.connect(self._on_test_failed)
+        self._tester = TestButtonRunner(
+            self,
+            name="test-webhook",
+            bug_log="The webhook test failed unexpectedly",
+            bug_words="The test failed unexpectedly; details are in the log.",
+        )
         self._tester.busyChanged.connect(self._update_webhook_widgets)
 
         outer = QVBoxLayout(self)
@@ -101,6 +104,7 @@ class NotificationSettingsWidget(QWidget):
         self.test_result = _wrapping()
         self.test_result.setObjectName("webhookTestLabel")
         self.test_result.hide()
+        self._tester.label = self.test_result
         form.addRow("", self.test_result)
         form.addRow(
             "",
@@ -199,32 +203,14 @@ class NotificationSettingsWidget(QWidget):
     def test_webhook(self) -> bool:
         """Post the test message (to the typed URL, else the one in use) in a worker."""
         url = self.typed_url() or self._secrets.discord_webhook_url() or ""
-        self._show_test("Posting a test message…", None)
 
         def function(progress: Progress) -> str:
             send_test_message(url, progress)
             return "The test message was posted."
 
-        started = self._tester.start("test-webhook", function)
+        started = self._tester.run("test-webhook", "Posting a test message…", function)
         self._update_webhook_widgets()
         return started
-
-    @Slot(str, object)
-    def _on_test_succeeded(self, _kind: str, sentence: object) -> None:
-        self._show_test(str(sentence), OK_COLOUR)
-
-    @Slot(str, object, str)
-    def _on_test_failed(self, _kind: str, error: object, details: str) -> None:
-        if details:  # a bug: the traceback goes to the log, never the URL
-            log.error("The webhook test failed unexpectedly\n%s", details)
-            self._show_test("The test failed unexpectedly; details are in the log.", ERROR_COLOUR)
-        else:
-            self._show_test(str(error), ERROR_COLOUR)
-
-    def _show_test(self, text: str, colour: str | None) -> None:
-        self.test_result.setStyleSheet(f"color: {colour};" if colour else "")
-        self.test_result.setText(text)
-        self.test_result.show()
 
     def validate(self) -> None:
         """ConfigurationError (which never quotes the URL) for a typed URL that is not one."""
