@@ -22,7 +22,8 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -112,8 +113,8 @@ def report(url: str, loads: list[LoadResult], data_dir: Path) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """--database-url, or --server: the kind of throwaway server to start without one."""
     parser.add_argument("--database-url", help="PostgreSQL to use (its manifest schema is dropped)")
     parser.add_argument(
         "--server",
@@ -121,33 +122,46 @@ def main(argv: list[str] | None = None) -> int:
         default="embedded",
         help="a throwaway server to start when no URL is given",
     )
+
+
+@contextmanager
+def benchmark_database(args: argparse.Namespace, folder: Path) -> Iterator[str]:
+    """The URL of --database-url, or of a throwaway --server (an embedded one in `folder`),
+    stopped afterwards."""
+    if args.database_url is not None:
+        yield args.database_url
+    elif args.server == "pg15":
+        from tests.support.postgres import start_server
+
+        throwaway = start_server("pg15")
+        try:
+            yield throwaway.create_database("bench")
+        finally:
+            throwaway.stop()
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+        embedded = EmbeddedPostgres(folder)
+        try:
+            yield embedded.start()
+        finally:
+            embedded.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    add_server_options(parser)
     parser.add_argument("--workdir", type=Path, default=REPO / "bench-data")
     parser.add_argument("--rows", type=int, default=FULL_SIZE_ROWS)
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
 
-    embedded = throwaway = None
-    url = args.database_url
-    if url is None and args.server == "pg15":
-        from tests.support.postgres import start_server
-
-        throwaway = start_server("pg15")
-        url = throwaway.create_database("bench")
-    elif url is None:
-        folder = args.workdir / "postgres-notes"
-        shutil.rmtree(folder, ignore_errors=True)
-        embedded = EmbeddedPostgres(folder)
-        url = embedded.start()
-    data_dir = Path(tempfile.mkdtemp(prefix="manifest-gui-notes-bench-"))
-    try:
-        loads = _load_both(url, args.workdir, args.rows)
-        return report(url, loads, data_dir)
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
-        if embedded is not None:
-            embedded.stop()
-        if throwaway is not None:
-            throwaway.stop()
+    with benchmark_database(args, args.workdir / "postgres-notes") as url:
+        data_dir = Path(tempfile.mkdtemp(prefix="manifest-gui-notes-bench-"))
+        try:
+            loads = _load_both(url, args.workdir, args.rows)
+            return report(url, loads, data_dir)
+        finally:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

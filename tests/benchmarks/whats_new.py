@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,12 +39,12 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from manifest_gui.app import Application  # noqa: E402
 from manifest_gui.engine.database import connect  # noqa: E402
-from manifest_gui.engine.embedded import EmbeddedPostgres  # noqa: E402
 from manifest_gui.engine.loader import LoadResult  # noqa: E402
 from manifest_gui.engine.secrets import SecretStore  # noqa: E402
 from manifest_gui.engine.settings import Settings  # noqa: E402
 from manifest_gui.ui.whats_new.notes_loader import LoadedNotes  # noqa: E402
 from tests.benchmarks.load import REPO, manifests  # noqa: E402
+from tests.benchmarks.notes import add_server_options, benchmark_database  # noqa: E402
 from tests.gui.conftest import MemoryKeyring  # noqa: E402
 from tests.support.bungie_server import BungieServer  # noqa: E402
 from tests.support.manifest_factory import (  # noqa: E402
@@ -143,13 +144,7 @@ def measure(app: Application) -> Measured:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--database-url", help="PostgreSQL to use (its manifest schema is dropped)")
-    parser.add_argument(
-        "--server",
-        choices=("embedded", "pg15"),
-        default="embedded",
-        help="a throwaway server to start when no URL is given",
-    )
+    add_server_options(parser)
     parser.add_argument("--workdir", type=Path, default=REPO / "bench-data")
     parser.add_argument("--rows", type=int, default=FULL_SIZE_ROWS)
     parser.add_argument("--repeat", type=int, default=3, help="more ~3%% changed loads")
@@ -164,18 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         contents.append(zipped)
 
     qt_app = QApplication.instance() or QApplication(sys.argv[:1])  # noqa: F841  (kept alive)
-    embedded = throwaway = None
-    url = args.database_url
-    if url is None and args.server == "pg15":
-        from tests.support.postgres import start_server
-
-        throwaway = start_server("pg15")
-        url = throwaway.create_database("bench")
-    elif url is None:
-        folder = args.workdir / "postgres-whats-new"
-        shutil.rmtree(folder, ignore_errors=True)
-        embedded = EmbeddedPostgres(folder)
-        url = embedded.start()
+    servers = ExitStack()
+    url = servers.enter_context(benchmark_database(args, args.workdir / "postgres-whats-new"))
     data = Path(tempfile.mkdtemp(prefix="whats-new-", dir=args.workdir))
     try:
         with connect(url, autocommit=True) as conn:
@@ -219,10 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                 app.window.deleteLater()
     finally:
         shutil.rmtree(data, ignore_errors=True)
-        if embedded is not None:
-            embedded.stop()
-        if throwaway is not None:
-            throwaway.stop()
+        servers.close()
     return 0
 
 
