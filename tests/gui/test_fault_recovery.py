@@ -15,6 +15,7 @@ from tests.engine.test_db_faults import LOCK_WAIT, idle_reader, install_version_
 from tests.gui.conftest import AppFactory, Published, db_state, run_job
 from tests.gui.test_scheduler import Clocks, scheduler
 from tests.support.bungie_server import BungieServer, throttled
+from tests.support.manifest_factory import ManifestFactory
 
 
 def status(app: Application) -> str:
@@ -68,6 +69,45 @@ def test_a_load_that_waits_for_a_reader_fails_and_the_next_poll_loads(
         published.version
     ]
     assert rows == published.manifest.total_rows
+
+
+def test_a_poll_that_waits_for_a_lock_fails_and_the_next_poll_loads(
+    qtbot: Any,
+    make_app: AppFactory,
+    database_url: str,
+    bungie_server: BungieServer,
+    manifest_factory: ManifestFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A report tool that read a view and holds the current version's row (FOR SHARE), idle
+    in its transaction: the automatic load of a new release must wait to make it current,
+    gives up and keeps the previous version; the poll after the tool's transaction loads."""
+    monkeypatch.setenv("MANIFEST_GUI_LOCK_TIMEOUT", LOCK_WAIT)
+    first = manifest_factory.generate(seed=631, rows=300)
+    second = manifest_factory.generate(seed=632, version_of=first, changed=0.2)
+    app = make_app(database_url=database_url, bungie_root=bungie_server.base_url)
+    bungie_server.publish(manifest_factory.content_file(first))
+    assert poll_now(qtbot, app) == ("poll", "ok")
+    bungie_server.publish(manifest_factory.content_file(second))
+    before = db_state(database_url)
+    query = (
+        "SELECT count(*) FROM manifest.mv_class_definitions; SELECT manifest_id"
+        " FROM manifest.t_manifest_version WHERE current FOR SHARE"
+    )
+    with idle_reader(database_url, query, "nightly-report") as pid:
+        assert poll_now(qtbot, app) == ("poll", "failed")
+        assert db_state(database_url) == before
+    shown = status(app)
+    assert shown.startswith(f"Failed: The load waited {LOCK_WAIT} s for a lock held by "), shown
+    assert f'(pid {pid}, application_name "nightly-report", idle in transaction since ' in shown
+    assert app.window.log_view.lines()[-1].endswith(shown.removeprefix("Failed: "))
+
+    assert poll_now(qtbot, app) == ("poll", "ok")
+    assert status(app).startswith(f"Loaded {bungie_server.version} as #")
+    versions, rows = db_state(database_url)
+    current = [version["version"] for _, version, is_current in versions if is_current]
+    assert current == [bungie_server.version] and len(versions) == 2  # the rollback left none
+    assert rows == second.total_rows
 
 
 # --------------------------------------------------------------------------- throttling
