@@ -91,6 +91,13 @@ class WindowProcess:
             assert time.monotonic() < deadline, f"no {text!r} in the log:\n{self.log[-3000:]}"
             time.sleep(0.1)
 
+    def wait_for_log_count(self, text: str, count: int, timeout: float = START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while self.log.count(text) < count:
+            assert self.process.poll() is None, f"the window exited early:\n{self.text()}"
+            assert time.monotonic() < deadline, f"{text!r} not {count} times:\n{self.log[-3000:]}"
+            time.sleep(0.1)
+
     def wait(self, timeout: float) -> int:
         return self.process.wait(timeout)
 
@@ -198,9 +205,15 @@ def test_a_crashed_window_does_not_block_the_next_start(
     socket = Path(os.environ.get("TMPDIR", "/tmp")) / server_name(tmp_path / "data")
     assert socket.exists(), "the killed window left its server name behind"
 
+    # Both windows write the data dir's one log (the killed one may or may not have logged
+    # its start): wait for the second window's own lines.
     after = windows(env, "--no-check")
-    after.wait_for_log(STARTED)
-    assert after.log.count(LISTENING) == 2
+    after.wait_for_log_count(LISTENING, 2)
+    deadline = time.monotonic() + START_TIMEOUT
+    while STARTED not in after.log.rpartition(LISTENING)[2]:
+        assert after.process.poll() is None, f"the window exited early:\n{after.text()}"
+        assert time.monotonic() < deadline, after.log[-3000:]
+        time.sleep(0.1)
     time.sleep(1)
     assert after.process.poll() is None
 
