@@ -511,21 +511,6 @@ def without_length() -> Action:
     return Action("without length", run)
 
 
-def without_length() -> Action:
-    """The normal answer without Content-Length, ended by closing the connection (HTTP/1.0),
-    as a streaming CDN sends it: the client cannot know the size before it writes."""
-
-    def run(ex: _Exchange) -> None:
-        status, content_type, chunks, _length = ex.default_body()
-        ex.send_head(status, content_type, None)
-        for piece in chunks():
-            ex.write(piece)
-        ex.handler.close_connection = True
-        ex.record.completed = True
-
-    return Action("without length", run)
-
-
 def disconnect() -> Action:
     """Close the connection without sending anything."""
 
