@@ -268,8 +268,17 @@ def main(
         )
         return EXIT_USAGE
     interactive = sys.stderr.isatty()
+    _tolerate_unencodable_output()
     with _terminate_like_interrupt():
         return _run(args, interactive, service_factory)
+
+
+def _tolerate_unencodable_output() -> None:
+    """Output the terminal's encoding cannot hold (notes' "→" redirected to a file on a cp1252
+    Windows or in a Latin-1 locale) is written with "?" instead of ending in a traceback."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="replace")
 
 
 @contextmanager

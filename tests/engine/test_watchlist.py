@@ -164,6 +164,18 @@ def test_watch_add_list_remove_through_the_cli(isolated_env: IsolatedEnv) -> Non
     assert missing.stderr == "error: There is no watch 1; `watch list` shows their ids.\n"
 
 
+def test_output_the_terminal_cannot_encode_is_replaced_not_a_traceback(
+    isolated_env: IsolatedEnv,
+) -> None:
+    # A Latin-1 locale, or a cp1252 Windows with output redirected to a file.
+    env = {**cli_env(), "PYTHONIOENCODING": "ascii"}
+    added = run_cli(env, "watch", "add", "Ωmega → Prime")
+    assert (added.returncode, added.stderr) == (0, "")
+    assert added.stdout == "Watch 1: names containing '?mega ? Prime'.\n"
+    listed = run_cli(cli_env(), "watch", "list", "--json")
+    assert json.loads(listed.stdout)[0]["text"] == "Ωmega → Prime"
+
+
 @pytest.mark.parametrize(
     "argv",
     [("watch", "add", "99999999999"), ("watch", "remove", "one"), ("watch",), ("watch", "add")],
