@@ -152,21 +152,6 @@ def section_counts(notes: ReleaseNotes) -> list[tuple[str, dict[EntryKind, int]]
     return result
 
 
-def summary_line(notes: ReleaseNotes) -> str:
-    """One line for a tray or desktop notification: `New manifest 245000.26.12.01: 12 Weapons,
-    31 Armor, 4 Activities; 2 watched items changed`."""
-    version = notes.to_version.version
-    if notes.first_load:
-        total = sum(c.added for c in notes.counts.values())
-        return f"First manifest {version}: {total:,} definitions in {len(notes.counts):,} tables"
-    parts = [f"{sum(n.values()):,} {title}" for title, n in section_counts(notes)]
-    text = f"New manifest {version}: " + (", ".join(parts) if parts else "no notable entries")
-    if notes.watched:
-        count = len(notes.watched)
-        text += f"; {count} watched item{'s' if count != 1 else ''} changed"
-    return text
-
-
 def _kind_counts(per_kind: dict[EntryKind, int]) -> str:
     ordered = sorted(per_kind.items(), key=lambda item: _KIND_ORDER.get(item[0], 9))
     return ", ".join(f"{count:,} {KIND_WORDS[kind].lower()}" for kind, count in ordered)

@@ -24,7 +24,6 @@ from manifest_gui.engine.discord_messages import (
     EMBEDS_PER_MESSAGE,
     WebhookMessage,
     release_messages,
-    summary_line,
 )
 from manifest_gui.engine.errors import CancelledError, ConfigurationError
 from manifest_gui.engine.loader import LoadResult
@@ -219,15 +218,9 @@ def test_first_load_is_one_short_message_and_no_change_is_none() -> None:
     assert "245000.26.12.01" in text and "7,800 definitions in 39 tables" in text
     assert "39: 390" in text.splitlines()[1]  # the largest table first
     assert len(text) <= 2000
-    assert summary_line(first) == "First manifest 245000.26.12.01: 7,800 definitions in 39 tables"
 
     unchanged = ReleaseNotes(VersionRef(1, "a"), VersionRef(2, "a"), {}, ())
     assert release_messages(unchanged, bungie_root=ROOT, markdown="") == []
-
-
-def test_summary_line_for_the_tray() -> None:
-    notes = with_watched(small_release(), [Watch(1, text="fate")])
-    assert summary_line(notes) == "New manifest v2: 2 Weapons; 1 watched item changed"
 
 
 def test_mentions_are_never_pinged() -> None:
