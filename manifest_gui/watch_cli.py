@@ -21,12 +21,8 @@ def add_watch_commands(commands: argparse._SubParsersAction) -> None:
     add = actions.add_parser(
         "add", help="watch a definition by hash, or every name containing a text"
     )
-    add.add_argument(
-        "target",
-        type=_target,
-        metavar="TEXT|HASH",
-        help="a hash (signed or unsigned) or text to find in names (case-insensitive)",
-    )
+    target_help = "a hash (signed or unsigned) or text to find in names (case-insensitive)"
+    add.add_argument("target", type=_target, metavar="TEXT|HASH", help=target_help)
     add.add_argument("--table", metavar="NAME", help="only in this table")
     add.set_defaults(func=watch_add_command, needs_service=False)
 

@@ -41,7 +41,7 @@ from .json_tree_model import (
     JsonTreeModel,
 )
 from .runner import QueryRunner
-from .widgets import named
+from .widgets import button_row, named
 
 DETAIL_TAG = "detail"
 
@@ -118,12 +118,10 @@ class DetailView(QWidget):
         self.tabs.addTab(self.tree, "Tree")
         self.tabs.addTab(self.text, "Text")
 
-        bar = QHBoxLayout()
-        for button in (self.back_button, self.forward_button):
-            bar.addWidget(button)
-        bar.addStretch(1)
-        bar.addWidget(self.copy_value_button)
-        bar.addWidget(self.copy_path_button)
+        bar = button_row(
+            [self.back_button, self.forward_button],
+            [self.copy_value_button, self.copy_path_button],
+        )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)

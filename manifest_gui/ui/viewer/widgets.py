@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeVar
 
-from PySide6.QtWidgets import QAbstractButton, QWidget
+from PySide6.QtWidgets import QAbstractButton, QHBoxLayout, QWidget
 
 W = TypeVar("W", bound=QWidget)
 
@@ -15,3 +16,14 @@ def named(widget: W, name: str, text: str | None = None) -> W:
     if text is not None and isinstance(widget, QAbstractButton):
         widget.setText(text)
     return widget
+
+
+def button_row(left: Sequence[QWidget], right: Sequence[QWidget] = ()) -> QHBoxLayout:
+    """A row of buttons: `left` at the start, `right` pushed to the end."""
+    row = QHBoxLayout()
+    for widget in left:
+        row.addWidget(widget)
+    row.addStretch(1)
+    for widget in right:
+        row.addWidget(widget)
+    return row

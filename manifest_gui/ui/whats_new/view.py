@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from ...engine.database import DatabaseVersion
 from ...engine.notes_model import Entry, ReleaseNotes, VersionRef
 from ...engine.watchlist import with_watched
+from ..viewer.widgets import button_row
 from .entries_model import ENTRY_ROLE, Column, EntriesFilter, EntriesModel
 from .exporter import NotesExporter
 from .icon_loader import ICON_SIZE, IconLoader
@@ -134,12 +135,9 @@ class WhatsNewView(QWidget):
         split.setChildrenCollapsible(False)
         split.setStretchFactor(1, 1)
         split.setSizes([220, 900])
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.watch_button)
-        buttons.addWidget(self.open_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.copy_button)
-        buttons.addWidget(self.export_button)
+        buttons = button_row(
+            [self.watch_button, self.open_button], [self.copy_button, self.export_button]
+        )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(picker)
