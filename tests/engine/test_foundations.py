@@ -31,29 +31,11 @@ from manifest_gui.engine.settings import (
     strip_password,
 )
 from tests.support import skip_or_fail
+from tests.support.memory_keyring import MemoryKeyring
 from tests.support.postgres import DebianPostgres15, PostgresServer
 from tests.support.processes import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.data: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.data.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.data[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if (service, username) not in self.data:
-            raise keyring.errors.PasswordDeleteError(username)
-        del self.data[(service, username)]
 
 
 def test_engine_imports_no_qt() -> None:
